@@ -1,0 +1,148 @@
+"""Request records: one per chat request, streamed to `client_<i>.jsonl` as each completes.
+
+A record is written the moment its request ends, and flushed, so a run that is interrupted
+still leaves every request it made on disk.
+"""
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Iterable, Literal
+
+__all__ = [
+    "ERROR_KINDS",
+    "RequestRecord",
+    "RecordWriter",
+    "read_records",
+    "REQUESTS_CSV_COLUMNS",
+    "write_requests_csv",
+]
+
+#: Every way a request can fail, as written in `error_kind`.
+ERROR_KINDS = (
+    "http_status",  # the server answered with a status other than 200
+    "connection_refused",  # nothing listened on the port
+    "connection_reset",  # the connection broke before or during the response
+    "timeout",  # no complete answer within the request timeout
+    "incomplete_stream",  # the stream ended with neither a finish reason nor [DONE]
+    "stream_error",  # an error object inside a 200 response
+    "invalid_response",  # the body could not be parsed as the API's JSON
+)
+
+Status = Literal["success", "failure"]
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What one client saw of one request. Times are epoch seconds; durations are seconds."""
+
+    client: int
+    seq: int
+    start_time: float
+    end_time: float
+    start_offset_s: float
+    latency_s: float
+    status: Status
+    ttft_s: float | None = None
+    itl_s: tuple[float, ...] = field(default_factory=tuple)
+    output_tokens: int = 0
+    finish_reason: str | None = None
+    http_status: int | None = None
+    error_kind: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def mean_itl_s(self) -> float | None:
+        return sum(self.itl_s) / len(self.itl_s) if self.itl_s else None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> "RequestRecord":
+        data = json.loads(line)
+        data["itl_s"] = tuple(data.get("itl_s") or ())
+        return cls(**data)
+
+
+class RecordWriter:
+    """Appends records of one client to its JSON-lines file, flushing each line."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+
+    def write(self, record: RequestRecord) -> None:
+        self._file.write(record.to_json() + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_records(run_dir: Path) -> list[RequestRecord]:
+    """Every record of every `client_<i>.jsonl` in `run_dir`, ordered by start time.
+
+    A last line cut short by a crash is skipped: everything before it is still good.
+    """
+    records = []
+    for path in sorted(run_dir.glob("client_*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                records.append(RequestRecord.from_json(line))
+            except (json.JSONDecodeError, TypeError):
+                continue
+    return sorted(records, key=lambda r: (r.start_time, r.client, r.seq))
+
+
+REQUESTS_CSV_COLUMNS = (
+    "client",
+    "seq",
+    "start_time",
+    "end_time",
+    "start_offset_s",
+    "latency_s",
+    "ttft_ms",
+    "mean_itl_ms",
+    "output_tokens",
+    "status",
+    "error_kind",
+    "http_status",
+    "finish_reason",
+    "error",
+)
+
+
+def write_requests_csv(records: Iterable[RequestRecord], path: Path) -> None:
+    """`requests.csv`: one row per request, milliseconds where the column name says so."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(REQUESTS_CSV_COLUMNS)
+        for r in records:
+            writer.writerow(
+                [
+                    r.client,
+                    r.seq,
+                    f"{r.start_time:.6f}",
+                    f"{r.end_time:.6f}",
+                    f"{r.start_offset_s:.6f}",
+                    f"{r.latency_s:.6f}",
+                    "" if r.ttft_s is None else f"{r.ttft_s * 1000:.3f}",
+                    "" if r.mean_itl_s is None else f"{r.mean_itl_s * 1000:.3f}",
+                    r.output_tokens,
+                    r.status,
+                    r.error_kind or "",
+                    "" if r.http_status is None else r.http_status,
+                    r.finish_reason or "",
+                    r.error or "",
+                ]
+            )
+

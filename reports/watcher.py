@@ -1,0 +1,135 @@
+"""The watcher: samples the deployment's Prometheus `/metrics` into `watcher.csv`.
+
+Which series mean "pending requests" and "active workers" is the deployment's to say
+(`metrics:` in its YAML). A scrape that fails is recorded as a row with `up=0`, never
+skipped, so a gap in the chart is a gap in the deployment.
+"""
+
+import csv
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import gevent
+from prometheus_client.parser import text_string_to_metric_families
+
+from faultsuite.clock import RunClock
+
+__all__ = ["MetricNames", "Watcher", "WatcherSample", "parse_metrics", "read_samples"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MetricNames:
+    """The series (sample names, as exposed) to read; unset ones are left blank."""
+
+    pending: str | None
+    active_workers: str | None
+
+
+@dataclass(frozen=True)
+class WatcherSample:
+    time: float
+    offset_s: float
+    up: bool
+    pending_requests: float | None = None
+    active_workers: float | None = None
+
+
+COLUMNS = tuple(f.name for f in fields(WatcherSample))
+
+
+def parse_metrics(text: str, names: MetricNames) -> tuple[float | None, float | None]:
+    """(pending, active workers) from Prometheus text; each summed over its label sets."""
+    wanted = {names.pending: 0, names.active_workers: 1}
+    totals: list[float | None] = [None, None]
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            slot = wanted.get(sample.name)
+            if slot is not None and sample.name is not None:
+                totals[slot] = (totals[slot] or 0.0) + sample.value
+    return totals[0], totals[1]
+
+
+class Watcher:
+    """Scrapes `url` every `interval_s` in a greenlet, appending rows as they are taken."""
+
+    def __init__(
+        self,
+        url: str,
+        names: MetricNames,
+        path: Path,
+        clock: RunClock,
+        interval_s: float = 0.5,
+        timeout_s: float = 2.0,
+    ):
+        self.url = url
+        self.names = names
+        self.path = path
+        self.clock = clock
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self._greenlet: gevent.Greenlet | None = None
+
+    def sample_once(self) -> WatcherSample:
+        wall, offset = self.clock.stamp()
+        try:
+            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as response:
+                text = response.read().decode("utf-8", errors="replace")
+            pending, active = parse_metrics(text, self.names)
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            log.debug("metrics scrape of %s failed: %s", self.url, exc)
+            return WatcherSample(wall, offset, up=False)
+        return WatcherSample(wall, offset, True, pending, active)
+
+    def _run(self) -> None:
+        with self.path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(COLUMNS)
+            next_at = self.clock.offset()
+            while True:
+                s = self.sample_once()
+                writer.writerow(
+                    [
+                        f"{s.time:.6f}",
+                        f"{s.offset_s:.6f}",
+                        int(s.up),
+                        "" if s.pending_requests is None else s.pending_requests,
+                        "" if s.active_workers is None else s.active_workers,
+                    ]
+                )
+                out.flush()
+                next_at += self.interval_s
+                gevent.sleep(max(0.0, next_at - self.clock.offset()))
+
+    def start(self) -> None:
+        self._greenlet = gevent.spawn(self._run)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill()
+            self._greenlet = None
+
+
+def read_samples(path: Path) -> list[WatcherSample]:
+    """Samples from a `watcher.csv`; an absent file reads as none."""
+    if not path.exists():
+        return []
+
+    def opt(text: str) -> float | None:
+        return float(text) if text else None
+
+    with path.open(newline="", encoding="utf-8") as src:
+        return [
+            WatcherSample(
+                time=float(row["time"]),
+                offset_s=float(row["offset_s"]),
+                up=row["up"] == "1",
+                pending_requests=opt(row["pending_requests"]),
+                active_workers=opt(row["active_workers"]),
+            )
+            for row in csv.DictReader(src)
+        ]
