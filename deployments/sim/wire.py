@@ -1,0 +1,193 @@
+"""What the simulated components share: the HTTP server, streaming calls between them, health polls.
+
+Between components, a generation is a POST of JSON answered by newline-delimited JSON:
+`{"token": "..."}` per token, then `{"finish_reason": ..., "prompt_tokens": n,
+"completion_tokens": m}`, or `{"error": "..."}` when it broke. Calls connect with a short
+timeout (a dead peer is noticed at once) and then read without one: a live peer that stops
+answering hangs its caller, as real stacks do.
+"""
+
+import argparse
+import http.client
+import json
+import logging
+import sys
+from typing import Callable, Iterable, Iterator
+from urllib.parse import urlsplit
+
+import gevent
+from gevent.pywsgi import WSGIServer
+
+__all__ = [
+    "PeerUnavailable",
+    "HealthPoller",
+    "RoundRobin",
+    "base_arguments",
+    "get_json",
+    "json_response",
+    "open_generation",
+    "read_json_lines",
+    "serve",
+]
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 2.0
+JSON_HEADERS = [("Content-Type", "application/json")]
+NDJSON_HEADERS = [("Content-Type", "application/x-ndjson")]
+
+
+class PeerUnavailable(Exception):
+    """The peer refused the connection or answered with an error status before streaming.
+
+    `status` is the HTTP status when the peer answered (it is alive), None when it did not.
+    """
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def base_arguments(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    return parser
+
+
+def serve(app: Callable, host: str, port: int, name: str) -> None:
+    """Serve a WSGI app forever, logging to stderr with the component's name."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s {name} %(levelname)s %(message)s",
+    )
+    server = WSGIServer((host, port), app, log=None, error_log=log)
+    log.info("listening on http://%s:%d", host, port)
+    print(f"{name} listening on http://{host}:{port}", flush=True)
+    server.serve_forever()
+
+
+def json_response(start_response: Callable, status: str, body: object) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    start_response(status, JSON_HEADERS + [("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+def _connection(url: str, read_timeout: float | None) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=CONNECT_TIMEOUT_S)
+    try:
+        conn.connect()
+    except OSError as exc:
+        conn.close()
+        raise PeerUnavailable(f"{url}: {exc}") from exc
+    conn.sock.settimeout(read_timeout)
+    return conn, parts.path or "/"
+
+
+def open_generation(url: str, payload: dict) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    """POST a generation and return the open response once its status is 200.
+
+    Raises PeerUnavailable when nothing listens, the connection drops before the status
+    line, or the status is not 200. The caller closes the connection.
+    """
+    conn, path = _connection(url, read_timeout=None)
+    try:
+        body = json.dumps(payload)
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+    except OSError as exc:  # includes http.client's RemoteDisconnected
+        conn.close()
+        raise PeerUnavailable(f"{url}: {exc}") from exc
+    if response.status != 200:
+        detail = response.read(500).decode("utf-8", errors="replace")
+        conn.close()
+        raise PeerUnavailable(f"{url}: HTTP {response.status} {detail}", response.status)
+    return conn, response
+
+
+def read_json_lines(response: http.client.HTTPResponse) -> Iterator[dict]:
+    """Each JSON line of a streaming response; ends quietly at end of stream.
+
+    A connection that breaks mid-stream raises OSError (or http.client.IncompleteRead,
+    an HTTPException) for the caller to turn into an error line.
+    """
+    while True:
+        line = response.readline()
+        if not line:
+            return
+        line = line.strip()
+        if line:
+            yield json.loads(line)
+
+
+def get_json(url: str, timeout_s: float = 1.0) -> dict:
+    """GET a JSON document; raises PeerUnavailable on any failure, including non-200."""
+    conn, path = _connection(url, read_timeout=timeout_s)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise PeerUnavailable(f"{url}: HTTP {response.status}", response.status)
+        return json.loads(body)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise PeerUnavailable(f"{url}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+class HealthPoller:
+    """Polls each peer's `/health` every `interval_s`; `live` is the set of peers answering 200.
+
+    A peer that a caller found dead can be marked at once with `mark_dead`, so traffic moves
+    before the next poll; the next successful poll brings it back.
+    """
+
+    def __init__(self, peers: Iterable[str], interval_s: float = 0.25):
+        self.peers = list(peers)
+        self.interval_s = interval_s
+        self.live: set[str] = set()
+        self.health: dict[str, dict] = {}
+
+    def mark_dead(self, peer: str) -> None:
+        if peer in self.live:
+            log.warning("peer %s unreachable; routing around it", peer)
+        self.live.discard(peer)
+        self.health.pop(peer, None)
+
+    def _poll(self, peer: str) -> None:
+        try:
+            self.health[peer] = get_json(peer + "/health")
+        except PeerUnavailable:
+            self.mark_dead(peer)
+            return
+        if peer not in self.live:
+            log.info("peer %s is live", peer)
+        self.live.add(peer)
+
+    def _run(self) -> None:
+        while True:
+            gevent.joinall([gevent.spawn(self._poll, peer) for peer in self.peers])
+            gevent.sleep(self.interval_s)
+
+    def start(self) -> None:
+        gevent.spawn(self._run)
+
+
+class RoundRobin:
+    """Cycles through the live peers, in the order they were configured."""
+
+    def __init__(self, poller: HealthPoller):
+        self.poller = poller
+        self._next = 0
+
+    def candidates(self) -> list[str]:
+        """Live peers, starting with the one whose turn it is."""
+        live = [p for p in self.poller.peers if p in self.poller.live]
+        if not live:
+            return []
+        start = self._next % len(live)
+        self._next += 1
+        return live[start:] + live[:start]

@@ -1,0 +1,142 @@
+"""The simulated decode worker: an HTTP server in front of its engine child process.
+
+The worker starts its engine (`deployments.sim.engine`) as a child in its own process group,
+so killing the worker's group kills both, and the engine dies with the worker (PDEATHSIG).
+It is ready (`/health` 200) once the engine reports that its model is loaded.
+
+When the engine dies, what happens depends on `--engine-death`:
+- `undetected` (the default, like a worker waiting on a socket that never answers): the worker
+  stays healthy and keeps accepting requests, which then hang until their clients give up;
+- `detected`: the worker fails every request in flight with an error and exits, so that its
+  supervisor restarts it with a fresh engine.
+
+Arguments it does not know are passed to the engine (timing knobs, startup delay).
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import itertools  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from typing import Iterator, Literal  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.queue import Queue  # noqa: E402
+
+from deployments.lifetime import die_with_parent  # noqa: E402
+from deployments.sim.wire import NDJSON_HEADERS, base_arguments, json_response, serve  # noqa: E402
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+ENGINE_LOST = {"error": "engine connection lost"}
+
+
+class EngineClient:
+    """Owns the engine child and multiplexes requests over the channel to it."""
+
+    def __init__(self, engine_args: list[str], engine_death: Literal["detected", "undetected"]):
+        self.engine_death = engine_death
+        self.ready = False
+        self.alive = True
+        self.streams: dict[str, Queue] = {}
+        self._ids = itertools.count()
+        ours, theirs = socket.socketpair()
+        self.channel = ours
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "deployments.sim.engine", "--fd", str(theirs.fileno()), *engine_args],
+            pass_fds=[theirs.fileno()],
+            preexec_fn=die_with_parent(),
+        )
+        theirs.close()
+        log.info("engine started, pid %d", self.process.pid)
+        gevent.spawn(self._receive)
+
+    def _receive(self) -> None:
+        for line in self.channel.makefile("rb"):
+            message = json.loads(line)
+            if message.get("ready"):
+                self.ready = True
+                log.info("engine ready")
+                continue
+            stream = self.streams.get(message["id"])
+            if stream is not None:
+                stream.put(message)
+        self.alive = False
+        self._engine_lost()
+
+    def _engine_lost(self) -> None:
+        if self.engine_death == "undetected":
+            # Nothing tells a worker like this one that its engine is gone: requests already
+            # sent, and every request after, wait for tokens that never come.
+            return
+        log.error("engine connection lost; failing %d requests and exiting", len(self.streams))
+        for stream in self.streams.values():
+            stream.put(ENGINE_LOST)
+        gevent.sleep(0.2)  # let the error lines reach the callers before the sockets close
+        os._exit(3)
+
+    def generate(self, prompt_tokens: int, max_tokens: int) -> Iterator[dict]:
+        """Messages of one generation, ending with its finish (or error) message."""
+        request_id = f"r{next(self._ids)}"
+        stream: Queue = Queue()
+        self.streams[request_id] = stream
+        finished = False
+        try:
+            self._send({"op": "submit", "id": request_id, "prompt_tokens": prompt_tokens, "max_tokens": max_tokens})
+            while True:
+                message = stream.get()
+                yield message
+                if "token" not in message:
+                    finished = True
+                    return
+        finally:
+            del self.streams[request_id]
+            if not finished:
+                self._send({"op": "cancel", "id": request_id})
+
+    def _send(self, message: dict) -> None:
+        try:
+            self.channel.sendall((json.dumps(message) + "\n").encode())
+        except OSError:
+            # A dead engine: the undetected mode hangs the request, as the reader never
+            # answers; the detected mode has already failed it and is exiting.
+            pass
+
+
+def make_app(engine: EngineClient):
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        if path == "/health":
+            if engine.ready:
+                return json_response(start_response, "200 OK", {"status": "ready", "inflight": len(engine.streams)})
+            return json_response(start_response, "503 Service Unavailable", {"status": "loading"})
+        if path == "/generate" and environ["REQUEST_METHOD"] == "POST":
+            if not engine.ready:
+                return json_response(start_response, "503 Service Unavailable", {"error": "engine not ready"})
+            body = json.loads(environ["wsgi.input"].read() or b"{}")
+            start_response("200 OK", NDJSON_HEADERS)
+            messages = engine.generate(int(body["prompt_tokens"]), int(body["max_tokens"]))
+            return ((json.dumps(m) + "\n").encode() for m in messages)
+        return json_response(start_response, "404 Not Found", {"error": f"no route {path}"})
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = base_arguments("simulated decode worker")
+    parser.add_argument("--engine-death", choices=["detected", "undetected"], default="undetected")
+    args, engine_args = parser.parse_known_args(argv)
+    engine = EngineClient(engine_args, args.engine_death)
+    serve(make_app(engine), args.host, args.port, f"decode_worker:{args.port}")
+
+
+if __name__ == "__main__":
+    main()
