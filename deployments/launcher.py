@@ -1,0 +1,250 @@
+"""Launch a deployment graph, supervise it, and tear it down without leaving anything behind.
+
+`Deployment.up()` starts components in dependency order (replicas of one component in
+parallel), waits on each replica's ready probe, then sends a warm-up request; the startup
+time runs from the first launch to the warm-up's success. From then on a supervisor greenlet
+per replica notices its exit, and restarts it per its restart policy after `delay_s`, on the
+same port. Every launch, exit, restart and ready is an event with pid and outcome.
+
+`Deployment.down()` stops the supervisors, SIGTERMs every replica's process group, waits up
+to a grace period, then SIGKILLs what is left, including descendants that left the group.
+"""
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import gevent
+import psutil
+
+from deployments.models import Component, DeploymentSpec, HttpProbe
+from deployments.ports import free_port
+from deployments.probes import probe_once, wait_until
+from deployments.process import ReplicaProcess, describe_returncode
+from faultsuite.errors import LaunchError
+from reports.events import EventLog
+
+__all__ = ["Deployment", "Replica"]
+
+log = logging.getLogger(__name__)
+
+ReplicaState = Literal["pending", "starting", "ready", "exited", "stopped"]
+
+
+@dataclass
+class Replica:
+    """One replica of a component, across its restarts. `process` is the current one."""
+
+    component: Component
+    index: int
+    port: int
+    log_dir: Path
+    process: ReplicaProcess | None = None
+    state: ReplicaState = "pending"
+    restarts: int = 0
+    supervisor: gevent.Greenlet | None = field(default=None, repr=False)
+
+    @property
+    def role(self) -> str:
+        return self.component.name
+
+    @property
+    def name(self) -> str:
+        """`decode_worker_2`, or the role alone for a single replica (its log folder's name)."""
+        return self.role if self.component.replicas == 1 else f"{self.role}_{self.index}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+
+def running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running: not gone, not reused pids, not zombies waiting to be reaped."""
+    alive = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+class Deployment:
+    """A launched deployment graph; logs under `run_dir/<replica>/`, events into `events`."""
+
+    def __init__(self, spec: DeploymentSpec, run_dir: Path, events: EventLog, host: str = "127.0.0.1"):
+        self.spec = spec
+        self.run_dir = run_dir
+        self.events = events
+        self.host = host
+        self.startup_time_s: float | None = None
+        self._stopping = False
+        self.replicas: list[Replica] = [
+            Replica(component, index, free_port(host), run_dir / (component.name if component.replicas == 1 else f"{component.name}_{index}"))
+            for component in spec.components
+            for index in range(component.replicas)
+        ]
+        self._urls = {
+            role: ",".join(f"http://{host}:{r.port}" for r in self.replicas if r.role == role) for role in spec.roles
+        }
+
+    # -- templates -------------------------------------------------------------------------
+
+    def render(self, template: str, replica: Replica | None = None) -> str:
+        values = {"python": sys.executable, "host": self.host, "urls": self._urls}
+        if replica is not None:
+            values.update(port=replica.port, replica=replica.index)
+        return template.format(**values)
+
+    @property
+    def endpoint(self) -> str:
+        return self.render(self.spec.endpoint)
+
+    @property
+    def metrics_url(self) -> str | None:
+        return self.render(self.spec.metrics.url) if self.spec.metrics else None
+
+    def replicas_of(self, role: str) -> list[Replica]:
+        return [r for r in self.replicas if r.role == role]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _spawn(self, replica: Replica, kind: Literal["launch", "restart"]) -> None:
+        component = replica.component
+        env = {**os.environ, **component.env, "PYTHONUNBUFFERED": "1"}
+        argv = [self.render(part, replica) for part in component.command]
+        replica.state = "starting"
+        try:
+            replica.process = ReplicaProcess(argv, env, component.cwd, replica.log_dir)
+        except OSError as exc:
+            replica.state = "exited"
+            self.events.emit(kind, component=replica.role, replica=replica.index, outcome="failed", detail=str(exc))
+            raise LaunchError(f"component {replica.name}: cannot start {argv[0]!r}: {exc.strerror}") from None
+        self.events.emit(kind, component=replica.role, replica=replica.index, pid=replica.pid, outcome="started", detail=f"port {replica.port}")
+
+    def _await_ready(self, replica: Replica) -> bool:
+        """Wait for the replica's probe; False if it exited or timed out first."""
+        component, process = replica.component, replica.process
+        assert process is not None
+        url = self.render(component.ready.http, replica) if isinstance(component.ready, HttpProbe) else ""
+        ready = wait_until(
+            lambda: probe_once(component.ready, url, replica.log_dir, process.log_offsets),
+            component.ready_timeout_s,
+            give_up=lambda: not process.alive() or self._stopping,
+        )
+        if ready:
+            replica.state = "ready"
+            self.events.emit("ready", component=replica.role, replica=replica.index, pid=process.pid, outcome="ready")
+        return ready
+
+    def _launch_and_wait(self, replica: Replica) -> None:
+        self._spawn(replica, "launch")
+        if self._await_ready(replica):
+            replica.supervisor = gevent.spawn(self._supervise, replica)
+            return
+        process = replica.process
+        assert process is not None
+        if process.alive():
+            raise LaunchError(f"component {replica.name} (pid {process.pid}) not ready within {replica.component.ready_timeout_s:g} s; see {replica.log_dir}/error.log")
+        reason = describe_returncode(process.popen.returncode)
+        last = process.last_error_line()
+        raise LaunchError(f"component {replica.name} {reason} during startup" + (f": {last}" if last else "") + f" (see {replica.log_dir}/error.log)")
+
+    def up(self, warmup_timeout_s: float = 60.0) -> float:
+        """Launch everything and return the startup time; on failure, tear down and raise."""
+        started = time.monotonic()
+        try:
+            for component in self.spec.start_order():
+                jobs = [gevent.spawn(self._launch_and_wait, r) for r in self.replicas_of(component.name)]
+                gevent.joinall(jobs)
+                for job in jobs:
+                    if job.exception is not None:
+                        raise job.exception
+            self._warm_up(warmup_timeout_s)
+        except BaseException:
+            self.down()
+            raise
+        self.startup_time_s = time.monotonic() - started
+        return self.startup_time_s
+
+    def _warm_up(self, timeout_s: float) -> None:
+        url = self.endpoint.rstrip("/") + "/v1/chat/completions"
+        body = json.dumps({"model": self.spec.model, "messages": [{"role": "user", "content": "warm up"}], "max_tokens": 1}).encode()
+        last_error = ""
+
+        def attempt() -> bool:
+            nonlocal last_error
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    json.load(response)
+                    return True
+            except (OSError, urllib.error.URLError, ValueError) as exc:
+                last_error = str(exc)
+                return False
+
+        if not wait_until(attempt, timeout_s, interval_s=0.2):
+            self.events.emit("warmup", outcome="failed", detail=last_error)
+            raise LaunchError(f"warm-up request to {url} did not succeed within {timeout_s:g} s: {last_error}")
+        self.events.emit("warmup", outcome="ok")
+
+    def _supervise(self, replica: Replica) -> None:
+        while True:
+            process = replica.process
+            assert process is not None
+            returncode = process.popen.wait()
+            if self._stopping:
+                return
+            replica.state = "exited"
+            self.events.emit("exit", component=replica.role, replica=replica.index, pid=process.pid, outcome=describe_returncode(returncode))
+            restart = replica.component.restart
+            if restart.policy == "never":
+                return
+            gevent.sleep(restart.delay_s)
+            if self._stopping:
+                return
+            replica.restarts += 1
+            try:
+                self._spawn(replica, "restart")
+            except LaunchError as exc:
+                log.error("%s", exc)
+                return
+            self._await_ready(replica)
+
+    def down(self, grace_s: float = 5.0) -> None:
+        """Stop supervising, then end every replica's process group: SIGTERM, then SIGKILL."""
+        self._stopping = True
+        gevent.killall([r.supervisor for r in self.replicas if r.supervisor is not None])
+        started = [r for r in self.replicas if r.process is not None]
+        alive = [r for r in started if r.process.alive()]  # type: ignore[union-attr]
+        members = {r.name: r.process.group_members() for r in started}  # type: ignore[union-attr]
+        # Every started group is signalled: a dead leader's children may still hold it.
+        for replica in started:
+            if replica.process.signal_group(signal.SIGTERM):  # type: ignore[union-attr]
+                self.events.emit("stop", component=replica.role, replica=replica.index, pid=replica.pid, signal="SIGTERM", outcome="delivered")
+        wait_until(lambda: not any(r.process.alive() for r in alive), grace_s, interval_s=0.05)  # type: ignore[union-attr]
+        for replica in started:
+            if running(members[replica.name]) and replica.process.signal_group(signal.SIGKILL):  # type: ignore[union-attr]
+                self.events.emit("stop", component=replica.role, replica=replica.index, pid=replica.pid, signal="SIGKILL", outcome="delivered")
+        for replica in alive:
+            returncode = replica.process.popen.wait()  # type: ignore[union-attr]
+            self.events.emit("exit", component=replica.role, replica=replica.index, pid=replica.pid, outcome=describe_returncode(returncode), detail="teardown")
+        for replica in started:
+            replica.state = "stopped"
+        # Descendants that left their group (setsid, double fork) are still ours to end.
+        leftovers = [p for procs in members.values() for p in running(procs)]
+        for proc in leftovers:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                continue
+        psutil.wait_procs(leftovers, timeout=grace_s)

@@ -1,0 +1,94 @@
+"""One running replica of a component: its OS process, its process group and its logs.
+
+Each replica is started in a new session, so it leads a process group of its own that holds
+it and every subprocess it starts (an engine child, say). Signals for the whole replica go to
+that group; the kernel kills the leader if the runner dies (PDEATHSIG).
+"""
+
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from deployments.lifetime import die_with_parent
+
+__all__ = ["ReplicaProcess", "describe_returncode"]
+
+
+def describe_returncode(returncode: int) -> str:
+    """`exit code 3` or `killed by SIGKILL`, from a Popen return code."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+@dataclass
+class ReplicaProcess:
+    """A started replica. `pid` is also its process group id."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None
+    log_dir: Path
+    popen: subprocess.Popen = field(init=False)
+    started_at: float = field(init=False)
+    log_offsets: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_offsets = {name: _size(self.log_dir / name) for name in ("output.log", "error.log")}
+        with (self.log_dir / "output.log").open("ab") as out, (self.log_dir / "error.log").open("ab") as err:
+            self.popen = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                preexec_fn=die_with_parent(),
+            )
+        self.started_at = psutil.Process(self.popen.pid).create_time()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def group_members(self) -> list[psutil.Process]:
+        """Live processes of this replica: the leader and all its descendants."""
+        try:
+            leader = psutil.Process(self.pid)
+            if leader.create_time() != self.started_at:
+                return []
+            return [leader, *leader.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def signal_group(self, sig: signal.Signals) -> bool:
+        """Send `sig` to the replica's whole process group; False if the group is gone."""
+        try:
+            os.killpg(self.pid, sig)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def last_error_line(self) -> str:
+        """The last non-empty line of error.log, for one-line launch errors."""
+        try:
+            lines = (self.log_dir / "error.log").read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return ""
+        return next((line.strip() for line in reversed(lines) if line.strip()), "")

@@ -1,0 +1,57 @@
+"""Writing a run's summary files: `summary.csv`, `summary.json` and `summary.md`.
+
+The values come from `reports.summary`; this module only renders them. A missing value
+(`None`) reads "N/A" in CSV and Markdown and `null` in JSON.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+from reports.summary import ALL_COLUMNS, SUMMARY_COLUMNS, Summary, Value
+
+__all__ = ["write_summary", "summary_markdown"]
+
+MISSING = "N/A"
+
+
+def _render(value: Value, decimals: int) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, float):
+        return f"{value:.{decimals}f}"
+    return str(value)
+
+
+def summary_markdown(rows: list[dict[str, Value]], title: str | None = None) -> str:
+    """A Markdown table of `SUMMARY_COLUMNS`, one line per row, floats with 2 decimals.
+
+    Each row must hold every column of `SUMMARY_COLUMNS` (extra keys are ignored). With a
+    `title`, a level-3 heading and a blank line come first.
+    """
+    lines = [f"### {title}", ""] if title else []
+    lines.append("| " + " | ".join(SUMMARY_COLUMNS) + " |")
+    lines.append("|" + "---|" * len(SUMMARY_COLUMNS))
+    for row in rows:
+        lines.append("| " + " | ".join(_render(row[c], 2) for c in SUMMARY_COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(summary: Summary, run_dir: Path) -> None:
+    """Write `summary.csv` (header + one row, floats with 3 decimals), `summary.json` (the row
+    as one object) and `summary.md` (the table, plus the error breakdown if anything failed)
+    into `run_dir`, replacing any that exist."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    row = summary.row()
+
+    with (run_dir / "summary.csv").open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(ALL_COLUMNS)
+        writer.writerow([_render(row[c], 3) for c in ALL_COLUMNS])
+
+    (run_dir / "summary.json").write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
+
+    markdown = summary_markdown([row])
+    if summary.error_breakdown:
+        markdown += f"\nError breakdown: {summary.error_breakdown}\n"
+    (run_dir / "summary.md").write_text(markdown, encoding="utf-8")

@@ -1,0 +1,261 @@
+"""The summary row of one run: every metric definition lives here, once.
+
+Times are run offsets in seconds (`start_offset_s`, `Event.offset_s`, `WatcherSample.offset_s`).
+A value that cannot be computed is `None`; the writers render it as "N/A".
+
+Definitions:
+
+- fault time: `offset_s` of the first `fault` event whose outcome is `delivered` (a fault
+  that was `not_applicable`, or failed to be delivered, never happened to the deployment).
+  With no such event every record and sample is "before" and every "After" value is `None`.
+- before / after: a record is "before" when `start_offset_s < fault`, else "after"; a request
+  in flight at the fault therefore counts as before. Samples split on their own `offset_s`.
+- end offset of a record: `start_offset_s + latency_s`.
+- Success / Failed: records with status `success` / `failure`, over the whole run.
+- Latency Before / After: mean `latency_s` of successful records.
+- Pending Before / After: mean `pending_requests` over samples with `up` true and a value.
+- Violations Before / After: successful records with `latency_s > sla_latency_s` (strictly).
+- Recovery Time: the instances (component, replica) faulted at the first fault time (the
+  delivered fault events sharing its `scheduled_offset_s`, or its exact `offset_s` when it was
+  not scheduled) must each have a `ready` event after their fault; the value is the offset of
+  the last of those first ready events minus the fault time. `None` if any never came back.
+- Startup Time: as measured by the caller.
+- TTFT p50/p90 Before/After (ms): percentiles of `ttft_s` of successful records that have one.
+- ITL p50/p90 Before/After (ms): percentiles over every individual `itl_s` value of
+  successful records (not over per-request means, so long streams weigh more).
+- Time To First Failure (s): over failed records whose end offset is at or after the fault,
+  the smallest end offset minus the fault time.
+- Client Recovery (s): let the last failure end be the largest end offset of failed records
+  ending at or after the fault; the value is the start of the first successful record that
+  starts at or after it, minus the fault time. `0.0` when nothing failed after the fault;
+  `None` when no success follows the last failure.
+- Goodput (req/s): successful records with `latency_s <= sla_latency_s`, divided by the run
+  span (earliest start offset to latest end offset over all records).
+- Error Breakdown: `"kind=count; ..."` over failed records, by count descending then kind;
+  a failure without a kind counts as `unknown`; `""` when nothing failed.
+
+Percentiles interpolate linearly between closest ranks, as numpy's default does.
+"""
+
+import math
+from collections import Counter
+from dataclasses import dataclass, fields
+from typing import Iterable
+
+from reports.events import Event
+from reports.records import RequestRecord
+from reports.watcher import WatcherSample
+
+__all__ = [
+    "ALL_COLUMNS",
+    "EXTRA_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "Summary",
+    "Value",
+    "compute_summary",
+    "percentile",
+]
+
+SUMMARY_COLUMNS = (
+    "Failure",
+    "Startup Time",
+    "Success",
+    "Failed",
+    "Latency Before",
+    "Latency After",
+    "Pending Before",
+    "Pending After",
+    "Violations Before",
+    "Violations After",
+    "Recovery Time",
+)
+
+EXTRA_COLUMNS = (
+    "TTFT p50 Before (ms)",
+    "TTFT p90 Before (ms)",
+    "TTFT p50 After (ms)",
+    "TTFT p90 After (ms)",
+    "ITL p50 Before (ms)",
+    "ITL p90 Before (ms)",
+    "ITL p50 After (ms)",
+    "ITL p90 After (ms)",
+    "Time To First Failure (s)",
+    "Client Recovery (s)",
+    "Goodput (req/s)",
+    "Error Breakdown",
+)
+
+ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
+
+#: What one summary cell holds; `None` means "not computable" and renders as "N/A".
+Value = str | int | float | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One run's summary; fields are declared in `ALL_COLUMNS` order, one per column."""
+
+    failure: str
+    startup_time: float | None
+    success: int
+    failed: int
+    latency_before: float | None
+    latency_after: float | None
+    pending_before: float | None
+    pending_after: float | None
+    violations_before: int
+    violations_after: int | None
+    recovery_time: float | None
+    ttft_p50_before_ms: float | None
+    ttft_p90_before_ms: float | None
+    ttft_p50_after_ms: float | None
+    ttft_p90_after_ms: float | None
+    itl_p50_before_ms: float | None
+    itl_p90_before_ms: float | None
+    itl_p50_after_ms: float | None
+    itl_p90_after_ms: float | None
+    time_to_first_failure_s: float | None
+    client_recovery_s: float | None
+    goodput_rps: float | None
+    error_breakdown: str
+
+    def row(self) -> dict[str, Value]:
+        """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
+        return {col: getattr(self, f.name) for col, f in zip(ALL_COLUMNS, fields(self), strict=True)}
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The `q`-th percentile (0..100) with linear interpolation; `None` for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else value * 1000
+
+
+def _end(record: RequestRecord) -> float:
+    return record.start_offset_s + record.latency_s
+
+
+def _first_fault(events: list[Event]) -> Event | None:
+    delivered = [e for e in events if e.kind == "fault" and e.outcome == "delivered"]
+    return min(delivered, key=lambda e: e.offset_s, default=None)
+
+
+def _recovery_time(fault: Event, events: list[Event]) -> float | None:
+    # One scheduled fault that kills several replicas emits one event per process, microseconds
+    # apart; the schedule, when known, is what ties them together.
+    def moment(e: Event) -> float | None:
+        return e.offset_s if fault.scheduled_offset_s is None else e.scheduled_offset_s
+
+    faulted = [
+        e
+        for e in events
+        if e.kind == "fault" and e.outcome == "delivered" and moment(e) == moment(fault)
+    ]
+    back_at = []
+    for hit in faulted:
+        ready = [
+            e.offset_s
+            for e in events
+            if e.kind == "ready"
+            and (e.component, e.replica) == (hit.component, hit.replica)
+            and e.offset_s > hit.offset_s
+        ]
+        if not ready:
+            return None
+        back_at.append(min(ready))
+    return max(back_at) - fault.offset_s
+
+
+def _error_breakdown(failed: list[RequestRecord]) -> str:
+    counts = Counter(r.error_kind or "unknown" for r in failed)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "; ".join(f"{kind}={count}" for kind, count in ranked)
+
+
+def _goodput(records: list[RequestRecord], sla_latency_s: float) -> float | None:
+    if not records:
+        return None
+    span = max(_end(r) for r in records) - min(r.start_offset_s for r in records)
+    if span <= 0:
+        return None
+    return sum(1 for r in records if r.ok and r.latency_s <= sla_latency_s) / span
+
+
+def _client_recovery(
+    fault_s: float, ok: list[RequestRecord], failed_after: list[RequestRecord]
+) -> float | None:
+    if not failed_after:
+        return 0.0
+    last_fail_end = max(_end(r) for r in failed_after)
+    starts = [r.start_offset_s for r in ok if r.start_offset_s >= last_fail_end]
+    return min(starts) - fault_s if starts else None
+
+
+def compute_summary(
+    *,
+    failure: str,
+    records: list[RequestRecord],
+    events: list[Event],
+    samples: list[WatcherSample],
+    startup_time_s: float | None,
+    sla_latency_s: float,
+) -> Summary:
+    """The summary of one run, by the definitions in this module's docstring."""
+    fault = _first_fault(events)
+    # With no fault an infinite fault time puts everything "before"; the after groups are then
+    # empty, which already yields None for every mean and percentile.
+    fault_s = math.inf if fault is None else fault.offset_s
+
+    ok = [r for r in records if r.ok]
+    failed = [r for r in records if not r.ok]
+    ok_before = [r for r in ok if r.start_offset_s < fault_s]
+    ok_after = [r for r in ok if r.start_offset_s >= fault_s]
+    failed_after = [r for r in failed if _end(r) >= fault_s]
+    pending = [(s.offset_s, s.pending_requests) for s in samples if s.up and s.pending_requests is not None]
+    ttft_before = [r.ttft_s for r in ok_before if r.ttft_s is not None]
+    ttft_after = [r.ttft_s for r in ok_after if r.ttft_s is not None]
+    itl_before = [v for r in ok_before for v in r.itl_s]
+    itl_after = [v for r in ok_after for v in r.itl_s]
+
+    def violations(group: list[RequestRecord]) -> int:
+        return sum(1 for r in group if r.latency_s > sla_latency_s)
+
+    return Summary(
+        failure=failure,
+        startup_time=startup_time_s,
+        success=len(ok),
+        failed=len(failed),
+        latency_before=_mean([r.latency_s for r in ok_before]),
+        latency_after=_mean([r.latency_s for r in ok_after]),
+        pending_before=_mean([p for t, p in pending if t < fault_s]),
+        pending_after=_mean([p for t, p in pending if t >= fault_s]),
+        violations_before=violations(ok_before),
+        violations_after=None if fault is None else violations(ok_after),
+        recovery_time=None if fault is None else _recovery_time(fault, events),
+        ttft_p50_before_ms=_ms(percentile(ttft_before, 50)),
+        ttft_p90_before_ms=_ms(percentile(ttft_before, 90)),
+        ttft_p50_after_ms=_ms(percentile(ttft_after, 50)),
+        ttft_p90_after_ms=_ms(percentile(ttft_after, 90)),
+        itl_p50_before_ms=_ms(percentile(itl_before, 50)),
+        itl_p90_before_ms=_ms(percentile(itl_before, 90)),
+        itl_p50_after_ms=_ms(percentile(itl_after, 50)),
+        itl_p90_after_ms=_ms(percentile(itl_after, 90)),
+        time_to_first_failure_s=(
+            min(_end(r) for r in failed_after) - fault_s if failed_after else None
+        ),
+        client_recovery_s=None if fault is None else _client_recovery(fault_s, ok, failed_after),
+        goodput_rps=_goodput(records, sla_latency_s),
+        error_breakdown=_error_breakdown(failed),
+    )

@@ -1,0 +1,369 @@
+"""The summary definitions, each checked on hand-made records, events and samples."""
+
+from typing import Iterable
+
+import pytest
+
+from reports.events import Event
+from reports.records import RequestRecord
+from reports.summary import (
+    EXTRA_COLUMNS,
+    SUMMARY_COLUMNS,
+    Summary,
+    compute_summary,
+    percentile,
+)
+from reports.watcher import WatcherSample
+
+RUN_START = 1_700_000_000.0  # epoch of offset 0; only the offsets matter to the summary
+SLA_S = 2.0
+FAULT_AT = 10.0
+WORKER = "decode_worker"
+
+
+def record(
+    start: float,
+    latency: float = 1.0,
+    *,
+    ok: bool = True,
+    ttft: float | None = None,
+    itl: tuple[float, ...] = (),
+    error_kind: str | None = None,
+) -> RequestRecord:
+    """A record started at offset `start`; failures default to a `timeout`."""
+    return RequestRecord(
+        client=0,
+        seq=0,
+        start_time=RUN_START + start,
+        end_time=RUN_START + start + latency,
+        start_offset_s=start,
+        latency_s=latency,
+        status="success" if ok else "failure",
+        ttft_s=ttft,
+        itl_s=itl,
+        error_kind=None if ok else (error_kind or "timeout"),
+    )
+
+
+def event(
+    offset: float,
+    kind: str,
+    *,
+    outcome: str = "",
+    replica: int | None = 0,
+    component: str = WORKER,
+    scheduled: float | None = None,
+) -> Event:
+    return Event(
+        time=RUN_START + offset,
+        offset_s=offset,
+        kind=kind,  # type: ignore[arg-type]
+        component=component,
+        replica=replica,
+        outcome=outcome,
+        scheduled_offset_s=scheduled,
+    )
+
+
+def fault(offset: float = FAULT_AT, *, replica: int = 0, scheduled: float | None = None) -> Event:
+    return event(offset, "fault", outcome="delivered", replica=replica, scheduled=scheduled)
+
+
+def ready(offset: float, *, replica: int = 0) -> Event:
+    return event(offset, "ready", replica=replica)
+
+
+def sample(offset: float, pending: float | None, *, up: bool = True) -> WatcherSample:
+    return WatcherSample(time=RUN_START + offset, offset_s=offset, up=up, pending_requests=pending)
+
+
+def summarize(
+    records: Iterable[RequestRecord] = (),
+    events: Iterable[Event] = (fault(),),
+    samples: Iterable[WatcherSample] = (),
+    startup_time_s: float | None = None,
+) -> Summary:
+    """The summary of a run with one delivered fault at FAULT_AT unless `events` says otherwise."""
+    return compute_summary(
+        failure="kill_decode_worker",
+        records=list(records),
+        events=list(events),
+        samples=list(samples),
+        startup_time_s=startup_time_s,
+        sla_latency_s=SLA_S,
+    )
+
+
+# --- counts and the before/after split ---
+
+
+def test_success_and_failed_count_every_record_before_and_after():
+    summary = summarize([record(1), record(12), record(2, ok=False), record(11, ok=False), record(13, ok=False)])
+    assert (summary.success, summary.failed) == (2, 3)
+
+
+def test_requests_in_flight_at_the_fault_count_as_before():
+    summary = summarize([record(9.5, latency=1.5)])
+    assert (summary.latency_before, summary.latency_after) == (1.5, None)
+
+
+def test_a_request_starting_exactly_at_the_fault_counts_as_after():
+    summary = summarize([record(FAULT_AT, latency=1.5)])
+    assert (summary.latency_before, summary.latency_after) == (None, 1.5)
+
+
+def test_the_split_is_at_the_first_delivered_fault_not_a_later_one():
+    summary = summarize([record(5, 1.0), record(15, 3.0)], events=[fault(20.0), fault(FAULT_AT, replica=1)])
+    assert (summary.latency_before, summary.latency_after) == (1.0, 3.0)
+
+
+def test_a_not_applicable_fault_is_ignored():
+    not_applicable = event(3.0, "fault", outcome="not_applicable")
+    summary = summarize([record(5, 1.0), record(15, 3.0)], events=[not_applicable, fault()])
+    assert (summary.latency_before, summary.latency_after) == (1.0, 3.0)
+
+
+def test_a_run_with_only_a_not_applicable_fault_has_no_fault():
+    summary = summarize([record(15, 3.0)], events=[event(3.0, "not_applicable", outcome="not_applicable")])
+    assert (summary.latency_before, summary.latency_after) == (3.0, None)
+
+
+def test_a_run_without_a_fault_puts_everything_before():
+    summary = summarize([record(1, 1.0), record(50, 1.5, ok=False), record(60, 3.0)], events=[])
+    assert summary.latency_before == 2.0
+    assert summary.violations_before == 1
+
+
+def test_a_run_without_a_fault_has_none_in_every_after_column():
+    records = [record(1, 3.0, ttft=0.1, itl=(0.01,)), record(5, ok=False)]
+    row = summarize(records, events=[ready(0.5)], samples=[sample(2, 4.0)]).row()
+    after = [column for column in row if "After" in column] + [
+        "Recovery Time",
+        "Time To First Failure (s)",
+        "Client Recovery (s)",
+    ]
+    assert len(after) == 10
+    assert {column: row[column] for column in after} == dict.fromkeys(after)
+
+
+# --- latency and violations ---
+
+
+def test_latency_means_ignore_failed_records():
+    summary = summarize([record(1, 1.0), record(2, 2.0), record(3, 30.0, ok=False), record(11, 4.0)])
+    assert (summary.latency_before, summary.latency_after) == (1.5, 4.0)
+
+
+def test_violations_count_latencies_strictly_above_the_sla():
+    at_sla, above = record(1, SLA_S), record(2, SLA_S + 0.001)
+    summary = summarize([at_sla, above, record(11, SLA_S), record(12, 5.0), record(13, 6.0)])
+    assert (summary.violations_before, summary.violations_after) == (1, 2)
+
+
+def test_violations_ignore_failed_records():
+    summary = summarize([record(1, 30.0, ok=False), record(11, 30.0, ok=False)])
+    assert (summary.violations_before, summary.violations_after) == (0, 0)
+
+
+# --- pending ---
+
+
+def test_pending_means_split_by_sample_time():
+    samples = [sample(1, 2.0), sample(9.9, 4.0), sample(FAULT_AT, 10.0), sample(11, 20.0)]
+    summary = summarize(samples=samples)
+    assert (summary.pending_before, summary.pending_after) == (3.0, 15.0)
+
+
+def test_pending_ignores_samples_taken_while_the_metrics_were_down_or_blank():
+    samples = [sample(1, 2.0), sample(2, 100.0, up=False), sample(3, None), sample(11, 6.0), sample(12, None, up=False)]
+    summary = summarize(samples=samples)
+    assert (summary.pending_before, summary.pending_after) == (2.0, 6.0)
+
+
+def test_pending_is_none_without_usable_samples():
+    summary = summarize(samples=[sample(1, None, up=False), sample(11, None, up=False)])
+    assert (summary.pending_before, summary.pending_after) == (None, None)
+
+
+# --- recovery time ---
+
+
+def test_recovery_time_runs_to_the_first_ready_after_the_fault():
+    events = [ready(2.0), fault(), ready(14.5), ready(30.0)]
+    assert summarize(events=events).recovery_time == 4.5
+
+
+def test_recovery_time_ignores_ready_events_of_other_instances():
+    events = [fault(), ready(12.0, replica=1), event(13.0, "ready", component="prefill_worker"), ready(17.0)]
+    assert summarize(events=events).recovery_time == 7.0
+
+
+def test_recovery_time_is_none_when_the_instance_never_comes_back():
+    assert summarize(events=[ready(2.0), fault(), ready(14.0, replica=1)]).recovery_time is None
+
+
+def test_recovery_with_two_faulted_replicas_waits_for_the_last():
+    events = [
+        fault(FAULT_AT, replica=0, scheduled=FAULT_AT),
+        fault(FAULT_AT + 0.002, replica=1, scheduled=FAULT_AT),
+        ready(13.0, replica=0),
+        ready(16.0, replica=1),
+    ]
+    assert summarize(events=events).recovery_time == pytest.approx(6.0)
+
+
+def test_recovery_is_none_when_one_of_two_faulted_replicas_never_comes_back():
+    events = [fault(FAULT_AT, replica=0), fault(FAULT_AT, replica=1), ready(13.0, replica=0)]
+    assert summarize(events=events).recovery_time is None
+
+
+def test_recovery_time_only_follows_the_first_fault():
+    events = [fault(), ready(12.0), fault(20.0, replica=1)]
+    assert summarize(events=events).recovery_time == 2.0
+
+
+# --- startup ---
+
+
+def test_startup_time_is_passed_through():
+    assert summarize(startup_time_s=42.5).startup_time == 42.5
+
+
+# --- TTFT and ITL percentiles ---
+
+
+def test_percentile_interpolates_linearly_between_ranks():
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0], 90) == pytest.approx(3.7)
+
+
+def test_percentile_of_one_value_is_that_value_and_of_none_is_none():
+    assert (percentile([7.0], 90), percentile([], 50)) == (7.0, None)
+
+
+def test_ttft_percentiles_are_in_milliseconds_before_and_after():
+    before = [record(s, ttft=t) for s, t in ((1, 0.1), (2, 0.2), (3, 0.3), (4, 0.4))]
+    summary = summarize(before + [record(11, ttft=1.0), record(12, ttft=2.0)])
+    assert summary.ttft_p50_before_ms == pytest.approx(250.0)
+    assert summary.ttft_p90_before_ms == pytest.approx(370.0)
+    assert summary.ttft_p50_after_ms == pytest.approx(1500.0)
+    assert summary.ttft_p90_after_ms == pytest.approx(1900.0)
+
+
+def test_ttft_percentiles_skip_failed_records_and_records_without_ttft():
+    summary = summarize([record(1, ttft=0.2), record(2, ttft=None), record(3, ok=False, ttft=9.0)])
+    assert summary.ttft_p90_before_ms == pytest.approx(200.0)
+
+
+def test_ttft_percentiles_are_none_without_any_ttft():
+    summary = summarize([record(1), record(11)])
+    assert (summary.ttft_p50_before_ms, summary.ttft_p50_after_ms) == (None, None)
+
+
+def test_itl_percentiles_pool_every_token_gap_rather_than_per_request_means():
+    # Pooled: [10, 10, 10, 100] ms; the mean of per-request means would put p50 at 55 ms.
+    summary = summarize([record(1, itl=(0.01, 0.01, 0.01)), record(2, itl=(0.1,))])
+    assert summary.itl_p50_before_ms == pytest.approx(10.0)
+    assert summary.itl_p90_before_ms == pytest.approx(73.0)
+
+
+def test_itl_percentiles_split_on_request_start_and_skip_failed_records():
+    records = [record(9, itl=(0.02,)), record(11, itl=(0.05, 0.07)), record(12, ok=False, itl=(5.0,))]
+    summary = summarize(records)
+    assert summary.itl_p50_before_ms == pytest.approx(20.0)
+    assert summary.itl_p50_after_ms == pytest.approx(60.0)
+    assert summary.itl_p90_after_ms == pytest.approx(68.0)
+
+
+# --- time to first failure ---
+
+
+def test_time_to_first_failure_runs_from_the_fault_to_the_first_failed_end():
+    earlier = record(2, 1.0, ok=False)  # ended before the fault: not caused by it
+    in_flight = record(9, 3.5, ok=False)  # ends at 12.5
+    later = record(10.5, 1.0, ok=False)  # ends at 11.5, the first failure after the fault
+    assert summarize([earlier, in_flight, later]).time_to_first_failure_s == 1.5
+
+
+def test_time_to_first_failure_counts_a_request_in_flight_at_the_fault():
+    assert summarize([record(8, 4.0, ok=False)]).time_to_first_failure_s == 2.0
+
+
+def test_time_to_first_failure_is_none_when_nothing_fails_after_the_fault():
+    assert summarize([record(2, 1.0, ok=False), record(11)]).time_to_first_failure_s is None
+
+
+# --- client recovery ---
+
+
+def test_client_recovery_waits_for_a_success_starting_after_the_last_failure():
+    records = [
+        record(9, 2.0, ok=False),  # ends at 11
+        record(11.5, 1.0),  # succeeds, but a failure follows: not yet recovered
+        record(12, 1.0, ok=False),  # ends at 13, the last failure
+        record(12.5, 1.0),  # started before the last failure ended
+        record(13.5, 1.0),  # the first success after it
+        record(14, 1.0),
+    ]
+    assert summarize(records).client_recovery_s == 3.5
+
+
+def test_client_recovery_is_zero_when_nothing_fails_after_the_fault():
+    assert summarize([record(2, 1.0, ok=False), record(11)]).client_recovery_s == 0.0
+
+
+def test_client_recovery_is_none_when_no_success_follows_the_last_failure():
+    assert summarize([record(11, 1.0), record(12, 1.0, ok=False)]).client_recovery_s is None
+
+
+# --- goodput ---
+
+
+def test_goodput_counts_successes_within_the_sla_over_the_run_span():
+    records = [
+        record(2, SLA_S),  # within the SLA (not strictly above it)
+        record(4, 3.0),  # a violation
+        record(5, 1.0),
+        record(6, 6.0, ok=False),  # ends at 12, the end of the span
+    ]
+    assert summarize(records).goodput_rps == pytest.approx(2 / 10)
+
+
+def test_goodput_is_none_for_a_run_without_records():
+    assert summarize([]).goodput_rps is None
+
+
+# --- error breakdown ---
+
+
+def test_error_breakdown_orders_kinds_by_count_then_name():
+    kinds = ["timeout", "connection_reset", "http_status", "timeout", "http_status", "connection_reset", "http_status"]
+    records = [record(i, ok=False, error_kind=kind) for i, kind in enumerate(kinds)]
+    assert summarize(records).error_breakdown == "http_status=3; connection_reset=2; timeout=2"
+
+
+def test_error_breakdown_is_empty_without_failures():
+    assert summarize([record(1), record(11)]).error_breakdown == ""
+
+
+# --- the row ---
+
+
+def test_row_lists_the_summary_columns_then_the_extras_in_order():
+    assert tuple(summarize().row()) == SUMMARY_COLUMNS + EXTRA_COLUMNS
+
+
+def test_row_puts_each_value_under_its_own_column():
+    records = [record(1, 1.0, ttft=0.1), record(11, 3.0, ttft=0.3), record(12, 1.0, ok=False)]
+    events = [fault(), ready(15.0)]
+    row = summarize(records, events, [sample(1, 2.0)], startup_time_s=30.0).row()
+    assert row["Failure"] == "kill_decode_worker"
+    assert row["Startup Time"] == 30.0
+    assert (row["Success"], row["Failed"]) == (2, 1)
+    assert (row["Latency Before"], row["Latency After"]) == (1.0, 3.0)
+    assert (row["Pending Before"], row["Pending After"]) == (2.0, None)
+    assert (row["Violations Before"], row["Violations After"]) == (0, 1)
+    assert row["Recovery Time"] == 5.0
+    assert row["TTFT p50 After (ms)"] == pytest.approx(300.0)
+    assert row["Time To First Failure (s)"] == 3.0
+    assert row["Error Breakdown"] == "timeout=1"
