@@ -121,7 +121,8 @@ class Summary:
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
-        return {col: getattr(self, f.name) for col, f in zip(ALL_COLUMNS, fields(self), strict=True)}
+        pairs = zip(ALL_COLUMNS, fields(self), strict=True)
+        return {column: getattr(self, f.name) for column, f in pairs}
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
@@ -163,7 +164,7 @@ def _recovery_time(fault: Event, events: list[Event]) -> float | None:
         for e in events
         if e.kind == "fault" and e.outcome == "delivered" and moment(e) == moment(fault)
     ]
-    back_at = []
+    back_at: list[float] = []
     for hit in faulted:
         ready = [
             e.offset_s
@@ -223,7 +224,11 @@ def compute_summary(
     ok_before = [r for r in ok if r.start_offset_s < fault_s]
     ok_after = [r for r in ok if r.start_offset_s >= fault_s]
     failed_after = [r for r in failed if _end(r) >= fault_s]
-    pending = [(s.offset_s, s.pending_requests) for s in samples if s.up and s.pending_requests is not None]
+    pending = [
+        (s.offset_s, s.pending_requests)
+        for s in samples
+        if s.up and s.pending_requests is not None
+    ]
     ttft_before = [r.ttft_s for r in ok_before if r.ttft_s is not None]
     ttft_after = [r.ttft_s for r in ok_after if r.ttft_s is not None]
     itl_before = [v for r in ok_before for v in r.itl_s]

@@ -98,7 +98,8 @@ def summarize(
 
 
 def test_success_and_failed_count_every_record_before_and_after():
-    summary = summarize([record(1), record(12), record(2, ok=False), record(11, ok=False), record(13, ok=False)])
+    failures = [record(2, ok=False), record(11, ok=False), record(13, ok=False)]
+    summary = summarize([record(1), record(12), *failures])
     assert (summary.success, summary.failed) == (2, 3)
 
 
@@ -113,7 +114,8 @@ def test_a_request_starting_exactly_at_the_fault_counts_as_after():
 
 
 def test_the_split_is_at_the_first_delivered_fault_not_a_later_one():
-    summary = summarize([record(5, 1.0), record(15, 3.0)], events=[fault(20.0), fault(FAULT_AT, replica=1)])
+    events = [fault(20.0), fault(FAULT_AT, replica=1)]
+    summary = summarize([record(5, 1.0), record(15, 3.0)], events=events)
     assert (summary.latency_before, summary.latency_after) == (1.0, 3.0)
 
 
@@ -124,7 +126,8 @@ def test_a_not_applicable_fault_is_ignored():
 
 
 def test_a_run_with_only_a_not_applicable_fault_has_no_fault():
-    summary = summarize([record(15, 3.0)], events=[event(3.0, "not_applicable", outcome="not_applicable")])
+    events = [event(3.0, "not_applicable", outcome="not_applicable")]
+    summary = summarize([record(15, 3.0)], events=events)
     assert (summary.latency_before, summary.latency_after) == (3.0, None)
 
 
@@ -150,7 +153,8 @@ def test_a_run_without_a_fault_has_none_in_every_after_column():
 
 
 def test_latency_means_ignore_failed_records():
-    summary = summarize([record(1, 1.0), record(2, 2.0), record(3, 30.0, ok=False), record(11, 4.0)])
+    records = [record(1, 1.0), record(2, 2.0), record(3, 30.0, ok=False), record(11, 4.0)]
+    summary = summarize(records)
     assert (summary.latency_before, summary.latency_after) == (1.5, 4.0)
 
 
@@ -175,7 +179,13 @@ def test_pending_means_split_by_sample_time():
 
 
 def test_pending_ignores_samples_taken_while_the_metrics_were_down_or_blank():
-    samples = [sample(1, 2.0), sample(2, 100.0, up=False), sample(3, None), sample(11, 6.0), sample(12, None, up=False)]
+    samples = [
+        sample(1, 2.0),
+        sample(2, 100.0, up=False),
+        sample(3, None),
+        sample(11, 6.0),
+        sample(12, None, up=False),
+    ]
     summary = summarize(samples=samples)
     assert (summary.pending_before, summary.pending_after) == (2.0, 6.0)
 
@@ -194,7 +204,9 @@ def test_recovery_time_runs_to_the_first_ready_after_the_fault():
 
 
 def test_recovery_time_ignores_ready_events_of_other_instances():
-    events = [fault(), ready(12.0, replica=1), event(13.0, "ready", component="prefill_worker"), ready(17.0)]
+    other_replica = ready(12.0, replica=1)
+    other_component = event(13.0, "ready", component="prefill_worker")
+    events = [fault(), other_replica, other_component, ready(17.0)]
     assert summarize(events=events).recovery_time == 7.0
 
 
@@ -268,7 +280,8 @@ def test_itl_percentiles_pool_every_token_gap_rather_than_per_request_means():
 
 
 def test_itl_percentiles_split_on_request_start_and_skip_failed_records():
-    records = [record(9, itl=(0.02,)), record(11, itl=(0.05, 0.07)), record(12, ok=False, itl=(5.0,))]
+    failed = record(12, ok=False, itl=(5.0,))
+    records = [record(9, itl=(0.02,)), record(11, itl=(0.05, 0.07)), failed]
     summary = summarize(records)
     assert summary.itl_p50_before_ms == pytest.approx(20.0)
     assert summary.itl_p50_after_ms == pytest.approx(60.0)
@@ -337,7 +350,8 @@ def test_goodput_is_none_for_a_run_without_records():
 
 
 def test_error_breakdown_orders_kinds_by_count_then_name():
-    kinds = ["timeout", "connection_reset", "http_status", "timeout", "http_status", "connection_reset", "http_status"]
+    kinds = ["timeout", "connection_reset", "http_status", "timeout"]
+    kinds += ["http_status", "connection_reset", "http_status"]
     records = [record(i, ok=False, error_kind=kind) for i, kind in enumerate(kinds)]
     assert summarize(records).error_breakdown == "http_status=3; connection_reset=2; timeout=2"
 

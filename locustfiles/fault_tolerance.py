@@ -1,0 +1,97 @@
+"""Fault-tolerance run: `locust -f locustfiles/fault_tolerance.py --headless`.
+
+With no options it launches the embedded `agg-dp4` graph, runs 8 clients × 20 streaming
+chat requests, SIGKILLs one decode worker 5 s in, and prints the summary table. See the
+README for the options; they also appear in Locust's web UI.
+"""
+
+import logging
+import sys
+import urllib.error
+import urllib.request
+
+import gevent
+from locust import events
+from locust.runners import WorkerRunner
+
+from faultsuite.errors import ConfigError
+from locustfiles.chat_user import ChatUser
+from locustfiles.options import add_options
+from locustfiles.run import FaultToleranceRun, controller_of
+from locustfiles.scenario import Scenario, scenario_from_options
+from locustfiles.shape import ClientsShape
+
+__all__ = ["ChatUser", "ClientsShape"]
+
+log = logging.getLogger("fault_tolerance")
+
+
+def check_endpoint(scenario: Scenario, timeout_s: float = 5.0) -> None:
+    """An attached endpoint must answer before any load is sent."""
+    if scenario.deployment is not None or scenario.host is None:
+        return
+    url = scenario.host.rstrip("/") + "/v1/models"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s):
+            return
+    except urllib.error.HTTPError:
+        return  # it answers; what it thinks of /v1/models is not our concern here
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"--host {scenario.host}: endpoint unreachable ({reason})") from None
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser, **_kwargs) -> None:
+    add_options(parser)
+
+
+@events.init.add_listener
+def _validate_headless(environment, **_kwargs) -> None:
+    """Bad input stops a headless run before anything starts: one line, exit code 2."""
+    options = environment.parsed_options
+    if options is None or not options.headless or isinstance(environment.runner, WorkerRunner):
+        return
+    try:
+        check_endpoint(scenario_from_options(options))
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.flush()
+        sys.exit(2)
+
+
+@events.test_start.add_listener
+def _start_run(environment, **_kwargs) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    controller = controller_of(environment)
+    try:
+        scenario = scenario_from_options(environment.parsed_options)
+        check_endpoint(scenario)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        environment.process_exit_code = 2
+        gevent.spawn(environment.runner.quit)
+        return
+    run = FaultToleranceRun(scenario)
+    controller.current = run
+    run.start()
+    if run.error is not None:
+        environment.process_exit_code = 1
+        return
+    environment.host = run.endpoint
+
+
+@events.test_stop.add_listener
+def _stop_run(environment, **_kwargs) -> None:
+    controller = controller_of(environment)
+    run = controller.current
+    if run is None:
+        return
+    controller.current, controller.last = None, run
+    run.stop()
+    if run.error is not None:
+        sys.stderr.write(f"error: {run.error}\n")
+    elif environment.process_exit_code is None:
+        # Failed requests are what a fault-tolerance run measures, not a failure of the run.
+        environment.process_exit_code = 0

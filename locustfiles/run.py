@@ -1,0 +1,178 @@
+"""One fault-tolerance run, from test start to test stop, and the controller that holds it.
+
+    test_start: results dir → Deployment.up() (startup time) → watcher → fault timer
+    clients:    register, send, record each request as it completes
+    test_stop:  fault timer and watcher stop → Deployment.down() → summary and files
+
+The report is written even when the run failed or was interrupted: whatever was recorded is
+on disk, and the summary is computed from it.
+"""
+
+import logging
+import time
+import weakref
+from datetime import datetime
+from pathlib import Path
+
+from chaos.injector import FaultScheduler
+from deployments.launcher import Deployment
+from faultsuite.clock import RunClock
+from faultsuite.errors import FaultSuiteError
+from locustfiles.scenario import Scenario
+from reports.events import EventLog, read_events
+from reports.records import RecordWriter, RequestRecord, read_records, write_requests_csv
+from reports.results import summary_markdown, write_summary
+from reports.summary import Summary, compute_summary
+from reports.watcher import MetricNames, Watcher, read_samples
+
+__all__ = ["FaultToleranceRun", "RunController", "controller_of"]
+
+log = logging.getLogger(__name__)
+
+
+def default_run_dir(scenario: Scenario) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / scenario.deployment_name / f"{scenario.failure_name}-{stamp}"
+
+
+class FaultToleranceRun:
+    """Owns one run's clock, results directory, deployment, chaos, watcher and records."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        self.clock = RunClock()
+        self.run_dir = scenario.results_dir or default_run_dir(scenario)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.events = EventLog(self.run_dir / "events.csv", self.clock)
+        self.deployment: Deployment | None = None
+        self.watcher: Watcher | None = None
+        self.scheduler: FaultScheduler | None = None
+        self.endpoint = scenario.host
+        self.startup_time_s: float | None = None
+        self.load_started_at: float | None = None
+        self.error: str | None = None
+        self.summary: Summary | None = None
+        self._writers: dict[int, RecordWriter] = {}
+        self._finished: set[int] = set()
+        self._log_handler = logging.FileHandler(self.run_dir / "test.log.txt", encoding="utf-8")
+        self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(self._log_handler)
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Launch (or attach), then start the watcher and the fault timer. Never raises."""
+        scenario = self.scenario
+        log.info("run %s × %s into %s", scenario.deployment_name, scenario.failure_name, self.run_dir)
+        try:
+            if scenario.deployment is not None:
+                self.deployment = Deployment(scenario.deployment, self.run_dir, self.events)
+                self.startup_time_s = self.deployment.up()
+                self.endpoint = self.deployment.endpoint
+                log.info("deployment %s ready in %.2f s at %s", scenario.deployment.name, self.startup_time_s, self.endpoint)
+        except FaultSuiteError as exc:
+            self.error = str(exc)
+            log.error("launch failed: %s", exc)
+            return
+        self._start_watcher()
+        self.load_started_at = self.clock.offset()
+        if self.deployment is not None:
+            self.scheduler = FaultScheduler(scenario.failure_name, scenario.failure, self.deployment, self.events, self.clock)
+            self.scheduler.start(self.load_started_at)
+
+    def _start_watcher(self) -> None:
+        spec = self.scenario.deployment
+        if self.deployment is None or spec is None or spec.metrics is None or self.deployment.metrics_url is None:
+            return
+        names = MetricNames(pending=spec.metrics.pending, active_workers=spec.metrics.active_workers)
+        self.watcher = Watcher(self.deployment.metrics_url, names, self.run_dir / "watcher.csv", self.clock)
+        self.watcher.start()
+
+    # -- clients ---------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.load_started_at is not None and self.error is None
+
+    def register_client(self) -> int:
+        client_id = len(self._writers)
+        self._writers[client_id] = RecordWriter(self.run_dir / f"client_{client_id}.jsonl")
+        return client_id
+
+    def record(self, record: RequestRecord) -> None:
+        self._writers[record.client].write(record)
+
+    def client_finished(self, client_id: int) -> None:
+        self._finished.add(client_id)
+
+    def all_clients_finished(self) -> bool:
+        return len(self._finished) >= self.scenario.load.clients
+
+    def load_elapsed_s(self) -> float:
+        return 0.0 if self.load_started_at is None else self.clock.offset() - self.load_started_at
+
+    def should_stop(self) -> bool:
+        """The load is over: launch failed, every client is done, or max run time passed."""
+        if self.error is not None or self.all_clients_finished():
+            return True
+        if self.load_elapsed_s() > self.scenario.load.max_run_time_s:
+            log.warning("max run time %.0f s reached; stopping", self.scenario.load.max_run_time_s)
+            return True
+        return False
+
+    # -- stop ------------------------------------------------------------------------------
+
+    def stop(self) -> Summary:
+        """Stop chaos and the watcher, tear down, then write the summary from the records."""
+        try:
+            if self.scheduler is not None:
+                self.scheduler.stop()
+            if self.watcher is not None:
+                self.watcher.stop()
+            if self.deployment is not None:
+                self.deployment.down()
+        finally:
+            for writer in self._writers.values():
+                writer.close()
+            self.events.close()
+            self.summary = self._write_reports()
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler.close()
+        return self.summary
+
+    def _write_reports(self) -> Summary:
+        records = read_records(self.run_dir)
+        write_requests_csv(records, self.run_dir / "requests.csv")
+        summary = compute_summary(
+            failure=self.scenario.failure_name,
+            records=records,
+            events=read_events(self.run_dir / "events.csv"),
+            samples=read_samples(self.run_dir / "watcher.csv"),
+            startup_time_s=self.startup_time_s,
+            sla_latency_s=self.scenario.load.sla_latency_s,
+        )
+        write_summary(summary, self.run_dir)
+        table = summary_markdown([summary.row()], title=f"{self.scenario.deployment_name} × {self.scenario.failure_name}")
+        log.info("summary written to %s", self.run_dir)
+        print(f"\n{table}\nResults: {self.run_dir}\n", flush=True)
+        return summary
+
+
+class RunController:
+    """The suite's state in one Locust process: the current run, if any, and the last one."""
+
+    def __init__(self) -> None:
+        self.current: FaultToleranceRun | None = None
+        self.last: FaultToleranceRun | None = None
+        self.started_at = time.time()
+
+
+_controllers: "weakref.WeakKeyDictionary[object, RunController]" = weakref.WeakKeyDictionary()
+
+
+def controller_of(environment) -> RunController:
+    """The controller of a Locust environment, created on first use."""
+    controller = _controllers.get(environment)
+    if controller is None:
+        controller = _controllers[environment] = RunController()
+    return controller

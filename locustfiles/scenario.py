@@ -1,0 +1,100 @@
+"""The scenario of one run: which deployment, which failure, what load; validated before launch.
+
+Built from Locust's parsed options (command line, config file or web UI form), so every
+problem a user can make is found here and reported as one ConfigError line.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaos.models import Failure, load_catalogue
+from deployments.models import DeploymentSpec, load_deployment
+from faultsuite.errors import ConfigError
+
+__all__ = ["DEMO_DEPLOYMENT", "DEMO_FAILURE", "LoadSettings", "Scenario", "scenario_from_options"]
+
+DEMO_DEPLOYMENT = "agg-dp4"
+DEMO_FAILURE = "decode_worker"
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    clients: int
+    requests_per_client: int
+    max_tokens: int
+    prompt: str
+    stream: bool
+    request_timeout_s: float
+    retry_delay_s: float
+    sla_latency_s: float
+    max_run_time_s: float
+
+    @property
+    def total_requests(self) -> int:
+        return self.clients * self.requests_per_client
+
+
+@dataclass(frozen=True)
+class Scenario:
+    deployment: DeploymentSpec | None  # None: an endpoint someone else runs (`--host`)
+    host: str | None
+    failure_name: str
+    failure: Failure
+    load: LoadSettings
+    results_dir: Path | None
+    model: str
+
+    @property
+    def deployment_name(self) -> str:
+        return self.deployment.name if self.deployment else "external"
+
+
+def _number(name: str, value, kind=float, *, allow_zero: bool = False):
+    """The option's value as a number greater than 0 (or at least 0 with `allow_zero`)."""
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--{name}: expected a number, got {value!r}") from None
+    if number < 0 or (number == 0 and not allow_zero):
+        raise ConfigError(f"--{name}: must be {'at least 0' if allow_zero else 'greater than 0'}, got {value!r}")
+    return number
+
+
+def _prompt(options) -> str:
+    if options.prompt:
+        return options.prompt
+    words = _number("prompt-tokens", options.prompt_tokens, int)
+    return " ".join(f"word{i % 50}" for i in range(words))
+
+
+def scenario_from_options(options) -> Scenario:
+    """Validate the parsed options into a Scenario; raises ConfigError naming the option."""
+    host = options.host or None
+    deployment_name = options.deployment or (None if host else DEMO_DEPLOYMENT)
+    deployment = load_deployment(deployment_name) if deployment_name else None
+    catalogue = load_catalogue()
+    failure_name, failure = catalogue.resolve(options.failure or (DEMO_FAILURE if deployment else "none"))
+    if deployment is None and failure.injections:
+        raise ConfigError(f"--failure {failure_name}: needs --deployment; nothing was launched, so there is no process to fault")
+    if options.fault_at not in (None, ""):
+        failure = failure.shifted_to(_number("fault-at", options.fault_at, allow_zero=True))
+    load = LoadSettings(
+        clients=_number("clients", options.clients, int),
+        requests_per_client=_number("requests-per-client", options.requests_per_client, int),
+        max_tokens=_number("max-tokens", options.max_tokens, int),
+        prompt=_prompt(options),
+        stream=not options.no_stream,
+        request_timeout_s=_number("request-timeout", options.request_timeout),
+        retry_delay_s=_number("retry-delay", options.retry_delay, allow_zero=True),
+        sla_latency_s=_number("sla-latency", options.sla_latency),
+        max_run_time_s=_number("max-run-time", options.max_run_time),
+    )
+    return Scenario(
+        deployment=deployment,
+        host=host,
+        failure_name=failure_name,
+        failure=failure,
+        load=load,
+        results_dir=Path(options.results_dir) if options.results_dir else None,
+        model=options.model or (deployment.model if deployment else "default"),
+    )

@@ -1,0 +1,159 @@
+"""Read an OpenAI-style chat completion, streamed (SSE) or not, into what a client observed.
+
+The reader is fed raw text as it arrives and is told when each piece arrived, so it is
+independent of the HTTP client and testable on its own. It decides success or a failure kind:
+
+- an `error` object anywhere in the stream (`data: {"error": {...}}`, or an `event: error`)
+  is `stream_error`, even inside a 200 response;
+- a stream that ends with neither a finish reason nor `data: [DONE]` is `incomplete_stream`;
+- empty or null `content` is never a failure by itself: some engines stream token ids that
+  decode to nothing, and count them only in `usage`.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+__all__ = ["StreamReader", "StreamResult", "read_completion"]
+
+
+@dataclass
+class StreamResult:
+    """What one response held. `error_kind` is None for a success."""
+
+    first_token_at: float | None = None
+    token_times: list[float] = field(default_factory=list)
+    content_chunks: int = 0
+    usage_tokens: int | None = None
+    finish_reason: str | None = None
+    done: bool = False
+    error_kind: str | None = None
+    error: str | None = None
+
+    @property
+    def output_tokens(self) -> int:
+        return self.usage_tokens if self.usage_tokens is not None else self.content_chunks
+
+    @property
+    def inter_token_s(self) -> list[float]:
+        return [b - a for a, b in zip(self.token_times, self.token_times[1:])]
+
+    def fail(self, kind: str, message: str) -> None:
+        if self.error_kind is None:
+            self.error_kind, self.error = kind, message
+
+
+def _error_message(error: object) -> str:
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = error.get("message") or json.dumps(error)
+        return f"{message} (code {code})" if code is not None else str(message)
+    return str(error)
+
+
+class StreamReader:
+    """Incremental SSE parser: `feed(text, at)` as bytes arrive, then `finish()`."""
+
+    def __init__(self) -> None:
+        self.result = StreamResult()
+        self._buffer = ""
+        self._event_type = "message"
+        self._data: list[str] = []
+
+    def feed(self, text: str, at: float) -> None:
+        self._buffer += text
+        while "\n" in self._buffer:
+            line, self._buffer = self._buffer.split("\n", 1)
+            self._line(line.rstrip("\r"), at)
+
+    def _line(self, line: str, at: float) -> None:
+        if not line:
+            self._dispatch(at)
+        elif line.startswith(":"):
+            return  # comment / keep-alive
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                self._data.append(value)
+            elif name == "event":
+                self._event_type = value
+
+    def _dispatch(self, at: float) -> None:
+        data, event_type = "\n".join(self._data), self._event_type
+        self._data, self._event_type = [], "message"
+        if not data and event_type == "message":
+            return
+        result = self.result
+        if data.strip() == "[DONE]":
+            result.done = True
+            return
+        try:
+            payload = json.loads(data) if data else {}
+        except json.JSONDecodeError:
+            result.fail("invalid_response", f"unparseable event data: {data[:200]!r}")
+            return
+        if event_type == "error" or (isinstance(payload, dict) and payload.get("error") is not None):
+            detail = payload.get("error", payload) if isinstance(payload, dict) else payload
+            result.fail("stream_error", _error_message(detail))
+            return
+        if not isinstance(payload, dict):
+            result.fail("invalid_response", f"event data is not an object: {data[:200]!r}")
+            return
+        self._chunk(payload, at)
+
+    def _chunk(self, payload: dict, at: float) -> None:
+        result = self.result
+        usage = payload.get("usage")
+        if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+            result.usage_tokens = int(usage["completion_tokens"])
+        for choice in payload.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content") or delta.get("reasoning_content"):
+                result.content_chunks += 1
+                result.token_times.append(at)
+                if result.first_token_at is None:
+                    result.first_token_at = at
+            if choice.get("finish_reason"):
+                result.finish_reason = choice["finish_reason"]
+
+    def finish(self) -> StreamResult:
+        """Close the stream (a last event without its blank line still counts) and judge it."""
+        if self._buffer:
+            self._line(self._buffer.rstrip("\r"), at=0.0)
+            self._buffer = ""
+        if self._data:
+            self._dispatch(at=0.0)
+        result = self.result
+        if result.error_kind is None and result.finish_reason is None and not result.done:
+            result.fail("incomplete_stream", "stream ended without a finish reason or [DONE]")
+        return result
+
+
+def read_completion(body: str, at: float) -> StreamResult:
+    """Judge a non-streaming chat completion body, received completely at `at`."""
+    result = StreamResult()
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError:
+        result.fail("invalid_response", f"unparseable body: {body[:200]!r}")
+        return result
+    if not isinstance(payload, dict):
+        result.fail("invalid_response", f"body is not an object: {body[:200]!r}")
+        return result
+    if payload.get("error") is not None:
+        result.fail("stream_error", _error_message(payload["error"]))
+        return result
+    choices = payload.get("choices") or []
+    usage = payload.get("usage") or {}
+    if usage.get("completion_tokens") is not None:
+        result.usage_tokens = int(usage["completion_tokens"])
+    for choice in choices:
+        content = (choice.get("message") or {}).get("content")
+        if content:
+            result.content_chunks += 1
+        result.finish_reason = choice.get("finish_reason") or result.finish_reason
+    if not choices:
+        result.fail("invalid_response", "completion has no choices")
+    elif result.finish_reason is None:
+        result.fail("incomplete_stream", "completion has no finish reason")
+    return result
