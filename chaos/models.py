@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from faultsuite.errors import ConfigError
-from faultsuite.yamlfile import StrictModel, load_yaml
+from faultsuite.yamlfile import KeyPathError, StrictModel, load_yaml
 
 __all__ = ["CATALOGUE_PATH", "Catalogue", "Failure", "Injection", "Target", "load_catalogue"]
 
@@ -52,10 +52,10 @@ class Catalogue(StrictModel):
     @model_validator(mode="after")
     def _unique_names(self) -> "Catalogue":
         seen = set(self.failures)
-        for failure in self.failures.values():
+        for name, failure in self.failures.items():
             for alias in failure.aliases:
                 if alias in seen:
-                    raise ValueError(f"failure name or alias {alias!r} is used twice")
+                    raise KeyPathError(("failures", name, "aliases"), f"failure name or alias {alias!r} is used twice")
                 seen.add(alias)
         return self
 

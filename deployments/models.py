@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from faultsuite.errors import ConfigError
-from faultsuite.yamlfile import StrictModel, load_yaml
+from faultsuite.yamlfile import KeyPathError, StrictModel, load_yaml
 
 __all__ = [
     "DEPLOYMENTS_DIR",
@@ -118,13 +118,16 @@ class DeploymentSpec(StrictModel):
     @model_validator(mode="after")
     def _graph(self) -> "DeploymentSpec":
         names = [c.name for c in self.components]
-        duplicates = {n for n in names if names.count(n) > 1}
-        if duplicates:
-            raise ValueError(f"component {sorted(duplicates)[0]!r} is declared twice")
-        for component in self.components:
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise KeyPathError(("components", index, "name"), f"component {name!r} is declared twice")
+        for index, component in enumerate(self.components):
             for dependency in component.depends_on:
                 if dependency not in names:
-                    raise ValueError(f"component {component.name!r} depends on unknown component {dependency!r}")
+                    raise KeyPathError(
+                        ("components", index, "depends_on"),
+                        f"component {component.name!r} depends on unknown component {dependency!r}",
+                    )
         self.start_order()  # raises on a cycle
         return self
 
@@ -143,7 +146,7 @@ class DeploymentSpec(StrictModel):
         while remaining:
             ready = [c for c in remaining if set(c.depends_on) <= done]
             if not ready:
-                raise ValueError(f"depends_on has a cycle among {', '.join(c.name for c in remaining)}")
+                raise KeyPathError(("components",), f"depends_on has a cycle among {', '.join(c.name for c in remaining)}")
             for component in ready:
                 ordered.append(component)
                 done.add(component.name)

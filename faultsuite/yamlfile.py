@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from faultsuite.errors import ConfigError
 
-__all__ = ["StrictModel", "load_yaml", "read_yaml", "validation_message"]
+__all__ = ["KeyPathError", "StrictModel", "load_yaml", "read_yaml", "validation_message"]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -23,13 +23,29 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class KeyPathError(ValueError):
+    """Raised by a validator about a key below the one it validates, e.g. a check of the
+    whole component list that blames `components.1.depends_on`: `path` is appended to the
+    validator's own location in the message."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.path = path
+
+
 def validation_message(error: ValidationError) -> str:
     """The first problem of a ValidationError as `key.path: message`."""
     first = error.errors()[0]
-    path = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    location = tuple(first["loc"])
     message = first["msg"]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, ValueError):
+        message = str(cause)  # our own words, without pydantic's "Value error, " prefix
+    if isinstance(cause, KeyPathError):
+        location += cause.path
     if first["type"] == "extra_forbidden":
         message = "unknown key"
+    path = ".".join(str(part) for part in location) or "(top level)"
     message = message[0].lower() + message[1:]
     more = len(error.errors()) - 1
     return f"{path}: {message}" + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")

@@ -35,6 +35,10 @@ class ChatOutcome:
 
 def classify_exception(exc: BaseException) -> tuple[str, str]:
     """(failure kind, one-line message) for an exception raised while requesting or reading."""
+    # geventhttpclient wraps what ended its last attempt, our own deadline included.
+    original = getattr(exc, "original", None)
+    if isinstance(original, BaseException):
+        return classify_exception(original)
     message = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
     if isinstance(exc, LocustBadStatusCode):
         return "http_status", message
@@ -77,7 +81,8 @@ def send_chat(session: FastHttpSession, path: str, body: dict, timeout_s: float)
                 if isinstance(error, LocustBadStatusCode):
                     _status_failure(response, result)
                 elif error is not None:
-                    result.fail(*classify_exception(error))
+                    kind, message = classify_exception(error)
+                    result.fail(kind, f"no complete answer within {timeout_s:g} s" if kind == "timeout" else message)
                 elif stream:
                     reader = StreamReader()
                     for chunk in response.iter_content(chunk_size=4096, decode_content=True):

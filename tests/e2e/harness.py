@@ -1,0 +1,117 @@
+"""Run the real CLI (`locust -f locustfiles/fault_tolerance.py --headless`) and read what it wrote.
+
+Every process a run starts inherits the environment, so each run is tagged with a unique
+environment variable: the tests find the run's processes (engines included) by that tag in
+/proc, which matches nothing else on the host.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[2]
+LOCUSTFILE = REPO / "locustfiles" / "fault_tolerance.py"
+TAG_VARIABLE = "FAULTSUITE_TEST_RUN"
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    run_dir: Path
+    tag: str
+
+    @property
+    def summary(self) -> dict:
+        return json.loads((self.run_dir / "summary.json").read_text())
+
+    @property
+    def records(self) -> list[dict]:
+        rows = []
+        for path in sorted(self.run_dir.glob("client_*.jsonl")):
+            rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return rows
+
+    @property
+    def events(self) -> list[dict]:
+        with (self.run_dir / "events.csv").open(newline="") as src:
+            return list(csv.DictReader(src))
+
+
+def locust_command(run_dir: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--results-dir", str(run_dir), *options]
+
+
+def tagged_environment(tag: str) -> dict[str, str]:
+    return {**os.environ, TAG_VARIABLE: tag}
+
+
+def run_locust(tmp_path: Path, *options: str, timeout_s: float = 240) -> RunResult:
+    """Run one headless run to completion in `tmp_path`."""
+    tag = uuid.uuid4().hex
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        locust_command(run_dir, *options),
+        cwd=tmp_path,
+        env=tagged_environment(tag),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    return RunResult(proc.returncode, proc.stdout, proc.stderr, run_dir, tag)
+
+
+def tagged_processes(tag: str) -> list[psutil.Process]:
+    """Running (not zombie) processes whose environment carries `tag`."""
+    found = []
+    needle = f"{TAG_VARIABLE}={tag}".encode()
+    for proc in psutil.process_iter():
+        try:
+            with open(f"/proc/{proc.pid}/environ", "rb") as env:
+                if needle not in env.read().split(b"\0"):
+                    continue
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def wait_for_no_tagged_processes(tag: str, timeout_s: float) -> list[psutil.Process]:
+    """Tagged processes still running after `timeout_s` (empty when all are gone)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = tagged_processes(tag)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+def kill_tagged(tag: str) -> None:
+    """Clean up after a failed assertion, so one broken test does not leak into the next."""
+    for proc in tagged_processes(tag):
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.Error:
+            continue
+
+
+def engine_timing(deployment_yaml: dict) -> dict[str, float]:
+    """The simulated engine's timing flags from a deployment's decode_worker command."""
+    worker = next(c for c in deployment_yaml["components"] if c["name"] == "decode_worker")
+    command = worker["command"]
+    flags = {}
+    for flag in ("--prefill-ms-per-token", "--decode-ms-per-token", "--batch-ms-per-seq", "--max-num-seqs"):
+        flags[flag.strip("-").replace("-", "_")] = float(command[command.index(flag) + 1])
+    return flags
