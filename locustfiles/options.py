@@ -8,28 +8,29 @@ __all__ = ["add_options"]
 
 def add_options(parser) -> None:
     """Register the options on Locust's argument parser (an `init_command_line_parser` hook)."""
-    group = parser.add_argument_group("fault tolerance", "deployment, failure and load of the run")
-    group.add_argument(
+    # Straight on the parser, not an argument group: only Locust's own add_argument marks an
+    # option for the web UI form.
+    parser.add_argument(
         "--deployment",
         default="",
         help=f"deployment name in deployments/ ({', '.join(available_deployments())}) or a YAML path; "
         "empty with --host targets a running endpoint (default: agg-dp4)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--failure",
         default="",
         help=f"failure from chaos/failures.yaml ({', '.join(load_catalogue().names())}) (default: decode_worker)",
     )
-    group.add_argument("--fault-at", default="", help="seconds after the clients start to inject the failure (default: from the YAML)")
-    group.add_argument("--clients", type=int, default=8, help="concurrent clients, one Locust user each")
-    group.add_argument("--requests-per-client", type=int, default=20, help="requests each client sends, one at a time")
-    group.add_argument("--max-tokens", type=int, default=32, help="max_tokens of each request")
-    group.add_argument("--prompt", default="", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")
-    group.add_argument("--prompt-tokens", type=int, default=64, help="length of the synthetic prompt in words")
-    group.add_argument("--no-stream", action="store_true", default=False, help="send non-streaming requests")
-    group.add_argument("--request-timeout", type=float, default=10.0, help="seconds before a request counts as timed out")
-    group.add_argument("--retry-delay", type=float, default=0.5, help="seconds a client waits after a failed request before its next one")
-    group.add_argument("--sla-latency", type=float, default=1.0, help="latency (s) above which a success is an SLA violation")
-    group.add_argument("--max-run-time", type=float, default=110.0, help="seconds of load before the run is stopped anyway")
-    group.add_argument("--results-dir", default="", help="run directory (default: results/<deployment>/<failure>-<timestamp>)")
-    group.add_argument("--model", default="", help="model name sent in requests (default: the deployment's)")
+    parser.add_argument("--fault-at", default="", help="seconds after the clients start to inject the failure (default: from the YAML)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients, one Locust user each")
+    parser.add_argument("--requests-per-client", type=int, default=20, help="requests each client sends, one at a time")
+    parser.add_argument("--max-tokens", type=int, default=32, help="max_tokens of each request")
+    parser.add_argument("--prompt", default="", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")
+    parser.add_argument("--prompt-tokens", type=int, default=64, help="length of the synthetic prompt in words")
+    parser.add_argument("--no-stream", action="store_true", default=False, help="send non-streaming requests")
+    parser.add_argument("--request-timeout", type=float, default=10.0, help="seconds before a request counts as timed out")
+    parser.add_argument("--retry-delay", type=float, default=0.5, help="seconds a client waits after a failed request before its next one")
+    parser.add_argument("--sla-latency", type=float, default=1.0, help="latency (s) above which a success is an SLA violation")
+    parser.add_argument("--max-run-time", type=float, default=110.0, help="seconds of load before the run is stopped anyway")
+    parser.add_argument("--results-dir", default="", help="run directory (default: results/<deployment>/<failure>-<timestamp>)")
+    parser.add_argument("--model", default="", help="model name sent in requests (default: the deployment's)")
