@@ -84,11 +84,7 @@ def send_chat(session: FastHttpSession, path: str, body: dict, timeout_s: float)
                     kind, message = classify_exception(error)
                     result.fail(kind, f"no complete answer within {timeout_s:g} s" if kind == "timeout" else message)
                 elif stream:
-                    reader = StreamReader()
-                    for chunk in response.iter_content(chunk_size=4096, decode_content=True):
-                        text = chunk if isinstance(chunk, str) else chunk.decode("utf-8", errors="replace")
-                        reader.feed(text, time.perf_counter() - started)
-                    result = reader.finish()
+                    result = _read_stream(response.stream, started)
                 else:
                     result = read_completion(response.text or "", time.perf_counter() - started)
                 _report(response, result, started)
@@ -101,6 +97,21 @@ def send_chat(session: FastHttpSession, path: str, body: dict, timeout_s: float)
         _fire_unreported(session, path, start_time, started, exc)
     latency_s = time.perf_counter() - started
     return ChatOutcome(start_time, latency_s, result, http_status)
+
+
+def _read_stream(source, started: float) -> StreamResult:
+    """Feed the SSE reader line by line, each timed when it arrived.
+
+    `readline` hands over a line as soon as it is in; Locust's `iter_content(n)` would wait
+    for n bytes, stamping a whole burst of tokens with the time of the last one.
+    """
+    reader = StreamReader()
+    while line := source.readline(b"\n"):
+        reader.feed(line.decode("utf-8", errors="replace"), time.perf_counter() - started)
+    rest = source.read()  # a last line without its newline
+    if rest:
+        reader.feed(rest.decode("utf-8", errors="replace"), time.perf_counter() - started)
+    return reader.finish()
 
 
 def _report(response, result: StreamResult, started: float) -> None:

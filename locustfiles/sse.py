@@ -58,8 +58,10 @@ class StreamReader:
         self._buffer = ""
         self._event_type = "message"
         self._data: list[str] = []
+        self._last_at = 0.0
 
     def feed(self, text: str, at: float) -> None:
+        self._last_at = at
         self._buffer += text
         while "\n" in self._buffer:
             line, self._buffer = self._buffer.split("\n", 1)
@@ -90,7 +92,10 @@ class StreamReader:
         try:
             payload = json.loads(data) if data else {}
         except json.JSONDecodeError:
-            result.fail("invalid_response", f"unparseable event data: {data[:200]!r}")
+            if event_type == "error":  # an error event may carry plain text
+                result.fail("stream_error", data[:300])
+            else:
+                result.fail("invalid_response", f"unparseable event data: {data[:200]!r}")
             return
         if event_type == "error" or (isinstance(payload, dict) and payload.get("error") is not None):
             detail = payload.get("error", payload) if isinstance(payload, dict) else payload
@@ -119,10 +124,10 @@ class StreamReader:
     def finish(self) -> StreamResult:
         """Close the stream (a last event without its blank line still counts) and judge it."""
         if self._buffer:
-            self._line(self._buffer.rstrip("\r"), at=0.0)
+            self._line(self._buffer.rstrip("\r"), self._last_at)
             self._buffer = ""
         if self._data:
-            self._dispatch(at=0.0)
+            self._dispatch(self._last_at)
         result = self.result
         if result.error_kind is None and result.finish_reason is None and not result.done:
             result.fail("incomplete_stream", "stream ended without a finish reason or [DONE]")

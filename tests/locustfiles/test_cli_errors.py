@@ -1,0 +1,130 @@
+"""Bad command-line input: the real CLI prints one `error:` line, exits 2 and launches nothing.
+
+Each case runs `locust -f locustfiles/fault_tolerance.py --headless ...` once, in a fresh
+working directory; the tests below then check one thing each about that run.
+"""
+
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LOCUSTFILE = REPO / "locustfiles" / "fault_tolerance.py"
+
+#: `model` is followed by an indented key, which YAML cannot parse.
+MALFORMED_YAML = "name: broken\nmodel: sim-model\n  endpoint: x\n"
+
+#: A valid one-component graph but for the `bogus` key in its component.
+UNKNOWN_KEY_YAML = """\
+name: tiny
+model: sim-model
+endpoint: "{urls[worker]}"
+components:
+  - {name: worker, command: ["{python}", "-m", "worker"], bogus: 1}
+"""
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """Arguments after `--headless` and a fragment of the expected error line.
+
+    `{dir}` stands for the run's working directory and `{port}` for a closed loopback port.
+    """
+
+    args: list[str]
+    says: str
+    files: dict[str, str] = field(default_factory=dict)
+
+
+CASES = {
+    "unknown deployment": BadInput(
+        ["--deployment", "no-such-deployment"],
+        "--deployment: unknown deployment 'no-such-deployment'",
+    ),
+    "malformed deployment YAML": BadInput(
+        ["--deployment", "{dir}/bad.yaml"],
+        "{dir}/bad.yaml: invalid YAML at line 3",
+        files={"bad.yaml": MALFORMED_YAML},
+    ),
+    "unknown key in a deployment": BadInput(
+        ["--deployment", "{dir}/x.yaml"],
+        "{dir}/x.yaml: components.0.bogus: unknown key",
+        files={"x.yaml": UNKNOWN_KEY_YAML},
+    ),
+    "unknown failure": BadInput(
+        ["--failure", "no-such-failure"],
+        "--failure: unknown failure 'no-such-failure'",
+    ),
+    "zero clients": BadInput(["--clients", "0"], "--clients: must be greater than 0"),
+    "unreachable host": BadInput(
+        ["--host", "http://127.0.0.1:{port}"],
+        "--host http://127.0.0.1:{port}: endpoint unreachable",
+    ),
+    "failure without a deployment": BadInput(
+        ["--host", "http://127.0.0.1:{port}", "--failure", "decode_worker"],
+        "--failure decode_worker: needs --deployment",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CliRun:
+    workdir: Path
+    returncode: int
+    stderr: str
+    expected: str
+
+    @property
+    def last_line(self) -> str:
+        lines = [line for line in self.stderr.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (free when asked; nothing here binds it after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module", params=CASES.values(), ids=CASES.keys())
+def cli_run(request, tmp_path_factory) -> CliRun:
+    case: BadInput = request.param
+    workdir = tmp_path_factory.mktemp("cli")
+    for name, text in case.files.items():
+        (workdir / name).write_text(text, encoding="utf-8")
+    values = {"dir": str(workdir), "port": str(closed_port())}
+    args = [arg.format(**values) for arg in case.args]
+    done = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", *args],
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return CliRun(workdir, done.returncode, done.stderr, case.says.format(**values))
+
+
+def test_bad_input_exits_with_code_2(cli_run):
+    assert cli_run.returncode == 2, cli_run.stderr
+
+
+def test_bad_input_ends_stderr_with_an_error_line(cli_run):
+    assert cli_run.last_line.startswith("error: "), cli_run.stderr
+
+
+def test_the_error_line_names_the_problem(cli_run):
+    assert cli_run.expected in cli_run.last_line, cli_run.stderr
+
+
+def test_bad_input_prints_no_traceback(cli_run):
+    assert "Traceback" not in cli_run.stderr, cli_run.stderr
+
+
+def test_bad_input_launches_nothing(cli_run):
+    assert not (cli_run.workdir / "results").exists()
