@@ -146,18 +146,23 @@ class Deployment:
             self.events.emit("ready", component=replica.role, replica=replica.index, pid=process.pid, outcome="ready")
         return ready
 
-    def _launch_and_wait(self, replica: Replica) -> None:
-        self._spawn(replica, "launch")
+    def _launch_and_wait(self, replica: Replica) -> LaunchError | None:
+        """Start a replica and wait until it is ready; the error is returned, not raised,
+        because it crosses a greenlet (which would print a traceback for a raised one)."""
+        try:
+            self._spawn(replica, "launch")
+        except LaunchError as exc:
+            return exc
         if self._await_ready(replica):
             replica.supervisor = gevent.spawn(self._supervise, replica)
-            return
+            return None
         process = replica.process
         assert process is not None
         if process.alive():
-            raise LaunchError(f"component {replica.name} (pid {process.pid}) not ready within {replica.component.ready_timeout_s:g} s; see {replica.log_dir}/error.log")
+            return LaunchError(f"component {replica.name} (pid {process.pid}) not ready within {replica.component.ready_timeout_s:g} s; see {replica.log_dir}/error.log")
         reason = describe_returncode(process.popen.returncode)
         last = process.last_error_line()
-        raise LaunchError(f"component {replica.name} {reason} during startup" + (f": {last}" if last else "") + f" (see {replica.log_dir}/error.log)")
+        return LaunchError(f"component {replica.name} {reason} during startup" + (f": {last}" if last else "") + f" (see {replica.log_dir}/error.log)")
 
     def up(self, warmup_timeout_s: float = 60.0) -> float:
         """Launch everything and return the startup time; on failure, tear down and raise."""
@@ -167,8 +172,8 @@ class Deployment:
                 jobs = [gevent.spawn(self._launch_and_wait, r) for r in self.replicas_of(component.name)]
                 gevent.joinall(jobs)
                 for job in jobs:
-                    if job.exception is not None:
-                        raise job.exception
+                    if job.value is not None:
+                        raise job.value
             self._warm_up(warmup_timeout_s)
         except BaseException:
             self.down()

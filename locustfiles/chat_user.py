@@ -28,22 +28,22 @@ class ChatUser(FastHttpUser):
     network_timeout = 3600.0
     max_retries = 0
 
-    run: FaultToleranceRun
+    run: FaultToleranceRun | None
     client_id: int
     sent: int
 
     def on_start(self) -> None:
+        # StopUser is only quiet inside a task, so a run that never started is checked there.
         run = controller_of(self.environment).current
-        if run is None or not run.ready:
-            raise StopUser()
-        self.run = run
-        self.client_id = run.register_client()
+        self.run = run if run is not None and run.ready else None
+        if self.run is not None:
+            self.client_id = self.run.register_client()
         self.sent = 0
 
-    def body(self) -> dict:
-        load = self.run.scenario.load
+    def body(self, run: FaultToleranceRun) -> dict:
+        load = run.scenario.load
         body = {
-            "model": self.run.scenario.model,
+            "model": run.scenario.model,
             "messages": [{"role": "user", "content": load.prompt}],
             "max_tokens": load.max_tokens,
             "stream": load.stream,
@@ -54,14 +54,17 @@ class ChatUser(FastHttpUser):
 
     @task
     def chat(self) -> None:
-        load = self.run.scenario.load
-        if self.sent >= load.requests_per_client:
-            self.run.client_finished(self.client_id)
+        run = self.run
+        if run is None:
             raise StopUser()
-        start_offset_s = self.run.clock.offset()
-        outcome = send_chat(self.client, CHAT_PATH, self.body(), load.request_timeout_s)
+        load = run.scenario.load
+        if self.sent >= load.requests_per_client:
+            run.client_finished(self.client_id)
+            raise StopUser()
+        start_offset_s = run.clock.offset()
+        outcome = send_chat(self.client, CHAT_PATH, self.body(run), load.request_timeout_s)
         result = outcome.result
-        self.run.record(
+        run.record(
             RequestRecord(
                 client=self.client_id,
                 seq=self.sent,

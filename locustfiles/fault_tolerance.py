@@ -17,13 +17,15 @@ from locust.runners import WorkerRunner
 from faultsuite.errors import ConfigError
 from locustfiles.chat_user import ChatUser
 from locustfiles.options import add_options
-from locustfiles.run import FaultToleranceRun, controller_of
+from locustfiles.run import FaultToleranceRun, controller_of, controllers
 from locustfiles.scenario import Scenario, scenario_from_options
 from locustfiles.shape import ClientsShape
 
 __all__ = ["ChatUser", "ClientsShape"]
 
 log = logging.getLogger("fault_tolerance")
+
+UNUSED_HOST = "http://127.0.0.1:9"  # the discard port: a placeholder that is never contacted
 
 
 def check_endpoint(scenario: Scenario, timeout_s: float = 5.0) -> None:
@@ -78,6 +80,9 @@ def _start_run(environment, **_kwargs) -> None:
     run.start()
     if run.error is not None:
         environment.process_exit_code = 1
+        # Locust spawns the users right after this hook whatever happened, and a FastHttpUser
+        # cannot be built without a host; they stop in on_start without sending anything.
+        environment.host = environment.host or UNUSED_HOST
         return
     environment.host = run.endpoint
 
@@ -90,8 +95,15 @@ def _stop_run(environment, **_kwargs) -> None:
         return
     controller.current, controller.last = None, run
     run.stop()
-    if run.error is not None:
-        sys.stderr.write(f"error: {run.error}\n")
-    elif environment.process_exit_code is None:
+    if run.error is None and environment.process_exit_code is None:
         # Failed requests are what a fault-tolerance run measures, not a failure of the run.
         environment.process_exit_code = 0
+
+
+@events.quit.add_listener
+def _report_run_error(**_kwargs) -> None:
+    """A run that could not start ends with its reason as the last line, after Locust's stats."""
+    for controller in controllers():
+        if controller.last is not None and controller.last.error is not None:
+            sys.stderr.write(f"error: {controller.last.error}\n")
+            sys.stderr.flush()

@@ -25,7 +25,7 @@ from reports.results import summary_markdown, write_summary
 from reports.summary import Summary, compute_summary
 from reports.watcher import MetricNames, Watcher, read_samples
 
-__all__ = ["FaultToleranceRun", "RunController", "controller_of"]
+__all__ = ["FaultToleranceRun", "RunController", "controller_of", "controllers"]
 
 log = logging.getLogger(__name__)
 
@@ -176,3 +176,8 @@ def controller_of(environment) -> RunController:
     if controller is None:
         controller = _controllers[environment] = RunController()
     return controller
+
+
+def controllers() -> list[RunController]:
+    """Every live controller (one per Locust environment, in practice one)."""
+    return list(_controllers.values())

@@ -1,0 +1,85 @@
+"""Runs that launch nothing, that hit their time limit, and whose launch fails."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from deployments.ports import free_port
+from tests.e2e.harness import run_locust
+
+pytestmark = pytest.mark.e2e
+
+BROKEN_DEPLOYMENT = """\
+name: broken
+model: m
+endpoint: "{urls[frontend]}"
+components:
+  - name: frontend
+    command: ["{python}", "-c", "import sys; print('loading weights failed', file=sys.stderr); sys.exit(3)"]
+    ready: {http: "http://{host}:{port}/health"}
+"""
+
+
+@pytest.fixture
+def running_graph():
+    """agg-dp1's processes started by hand: a deployment the suite did not launch."""
+    worker, processor, frontend = free_port(), free_port(), free_port()
+    commands = [
+        ["deployments.sim.worker", "--port", str(worker), "--startup-delay-s", "0.2"],
+        ["deployments.sim.processor", "--port", str(processor), "--workers", f"http://127.0.0.1:{worker}"],
+        ["deployments.sim.frontend", "--port", str(frontend), "--processors", f"http://127.0.0.1:{processor}"],
+    ]
+    procs = [
+        subprocess.Popen([sys.executable, "-m", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        for argv in commands
+    ]
+    endpoint = f"http://127.0.0.1:{frontend}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(endpoint + "/health", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        yield endpoint, procs
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+
+
+def test_host_without_deployment_sends_load_to_the_running_endpoint_and_launches_nothing(tmp_path, running_graph):
+    endpoint, procs = running_graph
+    result = run_locust(tmp_path, "--host", endpoint, "--clients", "2", "--requests-per-client", "3")
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = result.summary
+    assert (summary["Failure"], summary["Success"], summary["Failed"]) == ("none", 6, 0)
+    assert summary["Startup Time"] is None
+    assert not [e for e in result.events if e["kind"] in ("launch", "fault")]
+    assert all(proc.poll() is None for proc in procs)
+
+
+def test_the_run_stops_at_max_run_time_with_what_it_recorded(tmp_path):
+    started = time.monotonic()
+    result = run_locust(tmp_path, "--deployment", "agg-dp1", "--failure", "none", "--clients", "2", "--requests-per-client", "1000", "--max-run-time", "3")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 0 < len(result.records) < 2000
+    assert result.summary["Success"] == len(result.records)
+    assert time.monotonic() - started < 60
+
+
+def test_a_deployment_that_fails_to_launch_exits_1_with_one_line_and_still_writes_the_summary(tmp_path):
+    deployment = tmp_path / "broken.yaml"
+    deployment.write_text(BROKEN_DEPLOYMENT)
+    result = run_locust(tmp_path, "--deployment", str(deployment), "--failure", "none")
+    assert result.returncode == 1
+    last_line = [line for line in result.stderr.splitlines() if line.strip()][-1]
+    assert last_line.startswith("error: component frontend exit code 3 during startup: loading weights failed")
+    assert "Traceback" not in result.stderr
+    assert json.loads((result.run_dir / "summary.json").read_text())["Success"] == 0
