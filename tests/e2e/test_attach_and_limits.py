@@ -83,3 +83,13 @@ def test_a_deployment_that_fails_to_launch_exits_1_with_one_line_and_still_write
     assert last_line.startswith("error: component frontend exit code 3 during startup: loading weights failed")
     assert "Traceback" not in result.stderr
     assert json.loads((result.run_dir / "summary.json").read_text())["Success"] == 0
+
+
+def test_locust_csv_output_keeps_working_beside_the_suite_files(tmp_path, running_graph):
+    endpoint, _ = running_graph
+    result = run_locust(tmp_path, "--host", endpoint, "--clients", "2", "--requests-per-client", "3", "--csv", str(tmp_path / "locust"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    stats = (tmp_path / "locust_stats.csv").read_text().splitlines()
+    chat = next(line for line in stats if line.startswith("POST,chat/completions,"))
+    assert chat.split(",")[2:4] == ["6", "0"]  # request count, failure count
+    assert (result.run_dir / "summary.json").is_file()
