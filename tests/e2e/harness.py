@@ -56,20 +56,33 @@ def tagged_environment(tag: str) -> dict[str, str]:
     return {**os.environ, TAG_VARIABLE: tag}
 
 
-def run_locust(tmp_path: Path, *options: str, timeout_s: float = 240) -> RunResult:
-    """Run one headless run to completion in `tmp_path`."""
+def start_locust(tmp_path: Path, *options: str, capture: bool = True) -> tuple[subprocess.Popen, str, Path]:
+    """Start one headless run in `tmp_path`, tagged; returns (process, tag, run directory)."""
     tag = uuid.uuid4().hex
     run_dir = tmp_path / "run"
-    proc = subprocess.run(
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    proc = subprocess.Popen(
         locust_command(run_dir, *options),
         cwd=tmp_path,
         env=tagged_environment(tag),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=output,
+        stderr=output,
         text=True,
-        timeout=timeout_s,
     )
-    return RunResult(proc.returncode, proc.stdout, proc.stderr, run_dir, tag)
+    return proc, tag, run_dir
+
+
+def run_locust(tmp_path: Path, *options: str, timeout_s: float = 240) -> RunResult:
+    """Run one headless run to completion in `tmp_path`."""
+    proc, tag, run_dir = start_locust(tmp_path, *options)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        kill_tagged(tag)
+        raise
+    return RunResult(proc.returncode, stdout, stderr, run_dir, tag)
 
 
 def tagged_processes(tag: str) -> list[psutil.Process]:

@@ -13,9 +13,8 @@ from deployments.sim.engine import EngineTiming, expected_latency_s
 from tests.e2e.harness import (
     engine_timing,
     kill_tagged,
-    locust_command,
     run_locust,
-    tagged_environment,
+    start_locust,
     tagged_processes,
     wait_for_no_tagged_processes,
 )
@@ -183,18 +182,7 @@ def test_the_engine_fault_kills_only_the_child_and_the_worker_stays_up(agg_dp1_e
 
 
 def _start_and_wait_until_serving(tmp_path, *options: str) -> tuple[subprocess.Popen, str]:
-    import uuid
-
-    tag = uuid.uuid4().hex
-    run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        locust_command(run_dir, *options),
-        cwd=tmp_path,
-        env=tagged_environment(tag),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, tag, run_dir = start_locust(tmp_path, *options, capture=False)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         events = run_dir / "events.csv"
