@@ -39,10 +39,15 @@ DEPLOYMENTS_DIR = Path(__file__).resolve().parent
 TEMPLATE_FIELDS = {"python", "host", "port", "replica", "urls"}
 
 
+def template_fields(text: str) -> list[str]:
+    """Field names a template uses, e.g. ["python", "urls[frontend]"]."""
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+
+
 def check_template(text: str) -> str:
     """Reject a template naming a field other than the documented ones."""
     try:
-        names = {name.split("[")[0].split(".")[0] for _, name, _, _ in string.Formatter().parse(text) if name}
+        names = {name.split("[")[0].split(".")[0] for name in template_fields(text)}
     except ValueError as exc:
         raise ValueError(f"malformed template {text!r}: {exc}") from None
     unknown = names - TEMPLATE_FIELDS
@@ -129,7 +134,26 @@ class DeploymentSpec(StrictModel):
                         f"component {component.name!r} depends on unknown component {dependency!r}",
                     )
         self.start_order()  # raises on a cycle
+        self._check_template_references(names)
         return self
+
+    def _check_template_references(self, roles: list[str]) -> None:
+        """Every `{urls[ROLE]}` names a component; shared URLs have no replica of their own."""
+        shared = {("endpoint",): self.endpoint}
+        if self.metrics is not None:
+            shared[("metrics", "url")] = self.metrics.url
+        per_replica = {}
+        for index, component in enumerate(self.components):
+            for position, part in enumerate(component.command):
+                per_replica[("components", index, "command", position)] = part
+            if isinstance(component.ready, HttpProbe):
+                per_replica[("components", index, "ready", "http")] = component.ready.http
+        for path, text in {**shared, **per_replica}.items():
+            for name in template_fields(text):
+                if name.startswith("urls[") and name[5:-1] not in roles:
+                    raise KeyPathError(path, f"{{{name}}} names no component; components: {', '.join(roles)}")
+                if path in shared and name in ("port", "replica"):
+                    raise KeyPathError(path, f"{{{name}}} has no value here: it belongs to one replica; use {{urls[ROLE]}}")
 
     def component(self, role: str) -> Component | None:
         return next((c for c in self.components if c.name == role), None)

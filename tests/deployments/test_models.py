@@ -40,6 +40,12 @@ DUPLICATE_NAME = HEADER + "components:\n" + WORKER + WORKER
 
 UNKNOWN_PLACEHOLDER = HEADER + "components:\n" + '  - {name: worker, command: ["{python}", "{nope}"]}\n' + FRONTEND
 
+URLS_OF_AN_UNKNOWN_ROLE = (
+    HEADER + "components:\n" + WORKER + '  - {name: frontend, command: ["{python}", "--workers", "{urls[wrker]}"], depends_on: [worker]}\n'
+)
+
+ENDPOINT_WITH_A_REPLICA_PORT = VALID.replace('endpoint: "{urls[frontend]}"', 'endpoint: "http://{host}:{port}"')
+
 #: VALID with its components declared dependents first.
 DECLARED_BACKWARDS = HEADER + "components:\n" + FRONTEND + WORKER
 
@@ -55,6 +61,8 @@ REJECTED = {
     "dependency cycle": DEPENDENCY_CYCLE,
     "duplicate name": DUPLICATE_NAME,
     "unknown placeholder": UNKNOWN_PLACEHOLDER,
+    "urls of an unknown role": URLS_OF_AN_UNKNOWN_ROLE,
+    "endpoint with a replica port": ENDPOINT_WITH_A_REPLICA_PORT,
 }
 
 
@@ -170,3 +178,13 @@ def test_a_shipped_deployment_starts_workers_then_processors_then_the_frontend(n
 def test_start_order_puts_dependencies_first_whatever_the_declaration_order(tmp_path):
     spec = load_deployment(str(write(tmp_path, DECLARED_BACKWARDS)))
     assert [c.name for c in spec.start_order()] == ["worker", "frontend"]
+
+
+def test_urls_of_an_unknown_role_are_rejected_at_the_command_part(tmp_path):
+    path, message = rejection(tmp_path, URLS_OF_AN_UNKNOWN_ROLE)
+    assert message == f"{path}: components.1.command.2: {{urls[wrker]}} names no component; components: worker, frontend"
+
+
+def test_a_replica_port_in_the_endpoint_is_rejected(tmp_path):
+    path, message = rejection(tmp_path, ENDPOINT_WITH_A_REPLICA_PORT)
+    assert message.startswith(f"{path}: endpoint: {{port}} has no value here")
