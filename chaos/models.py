@@ -46,6 +46,11 @@ class Failure(StrictModel):
         return self.model_copy(update={"injections": moved})
 
 
+    def with_count(self, count: int) -> "Failure":
+        """The same failure with every injection hitting `count` processes."""
+        return self.model_copy(update={"injections": [i.model_copy(update={"count": count}) for i in self.injections]})
+
+
 class Catalogue(StrictModel):
     failures: dict[str, Failure]
 

@@ -78,6 +78,8 @@ def scenario_from_options(options) -> Scenario:
         raise ConfigError(f"--failure {failure_name}: needs --deployment; nothing was launched, so there is no process to fault")
     if options.fault_at not in (None, ""):
         failure = failure.shifted_to(_number("fault-at", options.fault_at, allow_zero=True))
+    if options.fault_count not in (None, ""):
+        failure = failure.with_count(_number("fault-count", options.fault_count, int))
     load = LoadSettings(
         clients=_number("clients", options.clients, int),
         requests_per_client=_number("requests-per-client", options.requests_per_client, int),

@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     processors = HealthPoller(args.processors.split(","))
     processors.start()
     frontend = Frontend(processors, args.model)
-    serve(frontend.app, args.host, args.port, f"frontend:{args.port}")
+    serve(frontend.app, args.host, args.port, f"frontend:{args.port}", args.startup_delay_s)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     workers = HealthPoller(args.workers.split(","))
     workers.start()
-    serve(make_app(workers), args.host, args.port, f"processor:{args.port}")
+    serve(make_app(workers), args.host, args.port, f"processor:{args.port}", args.startup_delay_s)
 
 
 if __name__ == "__main__":

@@ -52,16 +52,25 @@ def base_arguments(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--startup-delay-s",
+        type=float,
+        default=0.0,
+        help="simulated start-up work before the component serves (a worker's engine: model loading)",
+    )
     return parser
 
 
-def serve(app: Callable, host: str, port: int, name: str) -> None:
-    """Serve a WSGI app forever, logging to stderr with the component's name."""
+def serve(app: Callable, host: str, port: int, name: str, startup_delay_s: float = 0.0) -> None:
+    """After `startup_delay_s`, serve a WSGI app forever, logging to stderr with the component's name."""
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format=f"%(asctime)s {name} %(levelname)s %(message)s",
     )
+    if startup_delay_s:
+        log.info("starting up (%.1f s)", startup_delay_s)
+        gevent.sleep(startup_delay_s)
     server = WSGIServer((host, port), app, log=None, error_log=log)
     log.info("listening on http://%s:%d", host, port)
     print(f"{name} listening on http://{host}:{port}", flush=True)

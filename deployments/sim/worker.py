@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = base_arguments("simulated decode worker")
     parser.add_argument("--engine-death", choices=["detected", "undetected"], default="undetected")
     args, engine_args = parser.parse_known_args(argv)
-    engine = EngineClient(engine_args, args.engine_death)
+    # The worker itself starts at once; its engine does the loading.
+    engine = EngineClient([*engine_args, "--startup-delay-s", str(args.startup_delay_s)], args.engine_death)
     serve(make_app(engine), args.host, args.port, f"decode_worker:{args.port}")
 
 

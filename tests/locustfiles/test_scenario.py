@@ -1,0 +1,48 @@
+"""How command-line options become a scenario: defaults, overrides, aliases."""
+
+from locust.argument_parser import get_parser
+
+from locustfiles.options import add_options
+from locustfiles.scenario import scenario_from_options
+
+
+def parse(*argv: str):
+    parser = get_parser()
+    add_options(parser)
+    return parser.parse_args(["-f", "locustfiles/fault_tolerance.py", *argv])
+
+
+def test_no_options_run_the_demo_decode_worker_kill_on_agg_dp4():
+    scenario = scenario_from_options(parse())
+    assert (scenario.deployment_name, scenario.failure_name) == ("agg-dp4", "decode_worker")
+    assert (scenario.load.clients, scenario.load.requests_per_client, scenario.load.stream) == (8, 20, True)
+
+
+def test_host_without_deployment_launches_nothing_and_injects_nothing():
+    scenario = scenario_from_options(parse("--host", "http://127.0.0.1:8000"))
+    assert scenario.deployment is None
+    assert (scenario.deployment_name, scenario.failure_name, scenario.failure.injections) == ("external", "none", [])
+
+
+def test_the_reference_name_vllm_worker_runs_the_engine_failure():
+    assert scenario_from_options(parse("--failure", "vllm_worker")).failure_name == "engine"
+
+
+def test_fault_at_moves_the_injection():
+    assert [i.at_s for i in scenario_from_options(parse("--fault-at", "2.5")).failure.injections] == [2.5]
+
+
+def test_fault_count_sets_how_many_processes_each_injection_signals():
+    assert [i.count for i in scenario_from_options(parse("--fault-count", "3")).failure.injections] == [3]
+
+
+def test_no_stream_sends_non_streaming_requests():
+    assert scenario_from_options(parse("--no-stream")).load.stream is False
+
+
+def test_a_fixed_prompt_replaces_the_synthetic_one():
+    assert scenario_from_options(parse("--prompt", "hello there")).load.prompt == "hello there"
+
+
+def test_the_synthetic_prompt_has_the_requested_number_of_words():
+    assert len(scenario_from_options(parse("--prompt-tokens", "7")).load.prompt.split()) == 7
