@@ -1,16 +1,16 @@
 """Inject a failure on schedule: a timer per injection, started when the clients start.
 
-Each injection sleeps until its absolute offset on the run's clock (never a relative sleep
-after other work), resolves its targets at that moment, signals them, and writes one event
-per process with the scheduled and actual time, pid, signal and outcome.
+Each firing sleeps until its absolute offset on the run's clock (never a relative sleep
+after other work), resolves its targets at that moment, and hands them to its kind, which
+writes one event per process with the scheduled and actual time, pid, signal and outcome.
+A `repeat` fires the same injection again and again: each time at whatever now runs there.
 """
 
 import logging
-import os
-import signal
 
 import gevent
 
+from chaos.context import FaultContext
 from chaos.models import Failure, Injection
 from chaos.targets import resolve
 from deployments.launcher import Deployment
@@ -34,10 +34,11 @@ class FaultScheduler:
         self._scheduled: list[tuple[float, gevent.Greenlet]] = []
 
     def start(self, origin_offset_s: float) -> None:
-        """Schedule every injection at `origin_offset_s + at_s` on the run clock."""
+        """Schedule every firing of every injection at `origin_offset_s + at` on the run clock."""
         for injection in self.failure.injections:
-            at = origin_offset_s + injection.at_s
-            self._scheduled.append((at, gevent.spawn(self._run, injection, at)))
+            for at_s in injection.schedule():
+                at = origin_offset_s + at_s
+                self._scheduled.append((at, gevent.spawn(self._run, injection, at)))
 
     def stop(self) -> None:
         gevent.killall([greenlet for _, greenlet in self._scheduled])
@@ -45,44 +46,26 @@ class FaultScheduler:
 
     def next_fault_in_s(self) -> float | None:
         """Seconds until the next pending injection, None when none is pending."""
-        pending = [at for at, greenlet in self._scheduled if not greenlet.dead]
-        return None if not pending else max(0.0, min(pending) - self.clock.offset())
+        now = self.clock.offset()
+        pending = [at for at, greenlet in self._scheduled if not greenlet.dead and at > now]
+        return None if not pending else min(pending) - now
 
     def _run(self, injection: Injection, scheduled_offset_s: float) -> None:
         gevent.sleep(max(0.0, scheduled_offset_s - self.clock.offset()))
         self.inject(injection, scheduled_offset_s)
 
     def inject(self, injection: Injection, scheduled_offset_s: float | None = None) -> None:
+        """Resolve the injection's targets now and apply its kind to them."""
         resolution = resolve(self.deployment, injection)
-        target = injection.target
         if not resolution.targets:
             log.warning("failure %s not applicable: %s", self.name, resolution.not_applicable)
             self.events.emit(
                 "not_applicable",
-                component=target.role,
-                signal=injection.signal,
+                component=injection.target.role,
+                signal=injection.signal_name,
                 outcome="not applicable",
                 scheduled_offset_s=scheduled_offset_s,
                 detail=f"failure {self.name}: {resolution.not_applicable}",
             )
             return
-        sig = signal.Signals[injection.signal]
-        for chosen in resolution.targets:
-            try:
-                if chosen.scope == "group":
-                    os.killpg(chosen.pid, sig)
-                else:
-                    os.kill(chosen.pid, sig)
-                outcome = "delivered"
-            except ProcessLookupError:
-                outcome = "process gone"
-            self.events.emit(
-                "fault",
-                component=chosen.replica.role,
-                replica=chosen.replica.index,
-                pid=chosen.pid,
-                signal=injection.signal,
-                outcome=outcome,
-                scheduled_offset_s=scheduled_offset_s,
-                detail=f"failure {self.name}: " + (f"{chosen.child} child" if chosen.child else "process group"),
-            )
+        injection.apply(resolution.targets, FaultContext(self.name, self.events, scheduled_offset_s))

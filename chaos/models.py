@@ -1,14 +1,32 @@
-"""Typed model of the failure catalogue (`chaos/failures.yaml`)."""
+"""Typed model of the failure catalogue (`chaos/failures.yaml`).
+
+Each injection names its `kind` (default `signal`); the kinds live in `chaos/kinds.py`,
+one small class each, registered with `register_kind`.
+"""
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from faultsuite.errors import ConfigError
-from faultsuite.yamlfile import KeyPathError, StrictModel, load_yaml
+from faultsuite.yamlfile import KeyPathError, StrictModel, describe_error, load_yaml
 
-__all__ = ["CATALOGUE_PATH", "Catalogue", "Failure", "Injection", "Target", "load_catalogue"]
+if TYPE_CHECKING:
+    from chaos.context import FaultContext
+    from chaos.targets import SignalTarget
+
+__all__ = [
+    "CATALOGUE_PATH",
+    "INJECTION_KINDS",
+    "Catalogue",
+    "Failure",
+    "Injection",
+    "Repeat",
+    "Target",
+    "load_catalogue",
+    "register_kind",
+]
 
 CATALOGUE_PATH = Path(__file__).resolve().parent / "failures.yaml"
 
@@ -23,19 +41,85 @@ class Target(StrictModel):
         return self.role if self.child is None else f"{self.child} child of {self.role}"
 
 
+class Repeat(StrictModel):
+    """Inject again every `every_s` seconds, `times` times in all: a restart storm."""
+
+    every_s: float = Field(gt=0)
+    times: int = Field(ge=1)
+
+
 class Injection(StrictModel):
+    """What every kind of fault shares: when, at what, how many, and how they are picked.
+
+    A kind is a subclass with `kind: Literal["name"]`, its own fields, and `apply`, which
+    does the damage to the resolved targets. `register_kind` makes the catalogue accept it.
+    """
+
+    kind: str
     at_s: float = Field(ge=0, description="seconds after the clients start")
     target: Target
-    count: int = Field(1, ge=1, description="how many processes to signal")
-    signal: Literal["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"] = "SIGKILL"
+    count: int = Field(1, ge=1, description="how many processes to affect")
     select: Literal["random", "oldest", "newest"] = "random"
     seed: int = Field(0, description="seed of `random` selection, for repeatable runs")
+    repeat: Repeat | None = None
+
+    def schedule(self) -> list[float]:
+        """Every `at_s` this injection fires at: once, or `repeat.times` times."""
+        if self.repeat is None:
+            return [self.at_s]
+        return [self.at_s + k * self.repeat.every_s for k in range(self.repeat.times)]
+
+    @property
+    def signal_name(self) -> str:
+        """The signal this kind sends first, for events and dry runs."""
+        raise NotImplementedError
+
+    def apply(self, targets: "list[SignalTarget]", context: "FaultContext") -> None:
+        """Do the damage to `targets`, recording an event per process through `context`."""
+        raise NotImplementedError
+
+
+INJECTION_KINDS: dict[str, type[Injection]] = {}
+DEFAULT_KIND = "signal"
+
+
+def register_kind(cls: type[Injection]) -> type[Injection]:
+    """Class decorator: accept `kind: <name>` in failure files, built by `cls`."""
+    name = cls.model_fields["kind"].default
+    if not isinstance(name, str) or name in INJECTION_KINDS:
+        raise TypeError(f"{cls.__name__}: kind must default to a new name, got {name!r}")
+    INJECTION_KINDS[name] = cls
+    return cls
+
+
+def parse_injection(data: object, index: int) -> Injection:
+    """Validate one injection mapping as the class its `kind` names (default `signal`)."""
+    if isinstance(data, Injection):
+        return data
+    if not isinstance(data, dict):
+        raise KeyPathError((index,), "expected a mapping of injection fields")
+    kind = data.get("kind", DEFAULT_KIND)
+    cls = INJECTION_KINDS.get(kind)
+    if cls is None:
+        raise KeyPathError((index, "kind"), f"unknown kind {kind!r}; known: {', '.join(sorted(INJECTION_KINDS))}")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        location, message = describe_error(exc.errors()[0])
+        raise KeyPathError((index, *location), message) from None
 
 
 class Failure(StrictModel):
     description: str = ""
     aliases: list[str] = Field(default_factory=list)
-    injections: list[Injection] = Field(default_factory=list)
+    injections: list[SerializeAsAny[Injection]] = Field(default_factory=list)
+
+    @field_validator("injections", mode="before")
+    @classmethod
+    def _by_kind(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        return [parse_injection(item, index) for index, item in enumerate(value)]
 
     def shifted_to(self, first_at_s: float) -> "Failure":
         """The same failure with its first injection at `first_at_s` and the rest moved alike."""
@@ -44,7 +128,6 @@ class Failure(StrictModel):
         delta = first_at_s - min(i.at_s for i in self.injections)
         moved = [i.model_copy(update={"at_s": i.at_s + delta}) for i in self.injections]
         return self.model_copy(update={"injections": moved})
-
 
     def with_count(self, count: int) -> "Failure":
         """The same failure with every injection hitting `count` processes."""

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from faultsuite.errors import ConfigError
 
-__all__ = ["KeyPathError", "StrictModel", "load_yaml", "read_yaml", "validation_message"]
+__all__ = ["KeyPathError", "StrictModel", "describe_error", "load_yaml", "read_yaml", "validation_message"]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -33,20 +33,24 @@ class KeyPathError(ValueError):
         self.path = path
 
 
-def validation_message(error: ValidationError) -> str:
-    """The first problem of a ValidationError as `key.path: message`."""
-    first = error.errors()[0]
-    location = tuple(first["loc"])
-    message = first["msg"]
-    cause = (first.get("ctx") or {}).get("error")
+def describe_error(error: dict) -> tuple[tuple[str | int, ...], str]:
+    """(key path, lower-case message) of one entry of `ValidationError.errors()`."""
+    location = tuple(error["loc"])
+    message = error["msg"]
+    cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, ValueError):
         message = str(cause)  # our own words, without pydantic's "Value error, " prefix
     if isinstance(cause, KeyPathError):
         location += cause.path
-    if first["type"] == "extra_forbidden":
+    if error["type"] == "extra_forbidden":
         message = "unknown key"
+    return location, message[0].lower() + message[1:]
+
+
+def validation_message(error: ValidationError) -> str:
+    """The first problem of a ValidationError as `key.path: message`."""
+    location, message = describe_error(error.errors()[0])
     path = ".".join(str(part) for part in location) or "(top level)"
-    message = message[0].lower() + message[1:]
     more = len(error.errors()) - 1
     return f"{path}: {message}" + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 

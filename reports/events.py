@@ -23,6 +23,7 @@ EventKind = Literal[
     "exit",  # a component process ended (outcome: exit code or signal)
     "restart",  # the supervisor is starting a replacement
     "fault",  # chaos signalled a process
+    "resume",  # chaos ended a hang (SIGCONT)
     "not_applicable",  # a failure named a role the deployment lacks, or nothing to select
     "warmup",  # the warm-up request after launch
     "stop",  # teardown signalled a component

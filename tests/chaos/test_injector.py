@@ -6,39 +6,39 @@ import os
 import signal
 import socket
 import subprocess
-import time
-from pathlib import Path
 
 import gevent
 import psutil
 import pytest
-import yaml
 
-from chaos.injector import FaultScheduler
-from chaos.models import Failure, Injection, Target, load_catalogue
+from chaos.kinds import SignalInjection
+from chaos.models import Target, load_catalogue
 from chaos.targets import resolve
 from deployments.launcher import Deployment, Replica
-from deployments.models import DEPLOYMENTS_DIR, DeploymentSpec, load_deployment
-from faultsuite.clock import RunClock
-from reports.events import Event, EventLog
-
-SHIPPED_DEPLOYMENT = DEPLOYMENTS_DIR / "agg-dp1.yaml"
-FAST_STARTUP_DELAY_S = "0.2"
-FAST_RESTART = {"policy": "always", "delay_s": 0.2}
-#: The worker doubled, so that selection has a choice.
-TWO_WORKERS = {"replicas": 2, "restart": FAST_RESTART}
+from tests.chaos.live import (
+    EVENT_TIMEOUT_S,
+    TWO_WORKERS,
+    engine_of,
+    events_of_kind,
+    eventually,
+    fast_copy,
+    is_running,
+    launched,
+    scheduler_for,
+    the_worker,
+)
 
 WORKER = Target(role="decode_worker")
 ENGINE = Target(role="decode_worker", child="engine")
 ABSENT_ROLE = Target(role="prefill_worker")
 UNDECLARED_CHILD = Target(role="decode_worker", child="tokenizer")
 
-KILL_WORKER = Injection(at_s=0, target=WORKER)
-KILL_ENGINE = Injection(at_s=0, target=ENGINE)
-KILL_ABSENT_ROLE = Injection(at_s=0, target=ABSENT_ROLE)
-KILL_OLDEST_WORKER = Injection(at_s=0, target=WORKER, select="oldest")
-KILL_NEWEST_WORKER = Injection(at_s=0, target=WORKER, select="newest")
-KILL_RANDOM_WORKER = Injection(at_s=0, target=WORKER, select="random", seed=7)
+KILL_WORKER = SignalInjection(at_s=0, target=WORKER)
+KILL_ENGINE = SignalInjection(at_s=0, target=ENGINE)
+KILL_ABSENT_ROLE = SignalInjection(at_s=0, target=ABSENT_ROLE)
+KILL_OLDEST_WORKER = SignalInjection(at_s=0, target=WORKER, select="oldest")
+KILL_NEWEST_WORKER = SignalInjection(at_s=0, target=WORKER, select="newest")
+KILL_RANDOM_WORKER = SignalInjection(at_s=0, target=WORKER, select="random", seed=7)
 
 #: The catalogue's `engine` failure, now, asking for more engines than agg-dp1 has: a resolver
 #: that looked beyond the deployment would take the decoy as well, whichever it selected.
@@ -46,45 +46,9 @@ KILL_RANDOM_WORKER = Injection(at_s=0, target=WORKER, select="random", seed=7)
 KILL_ENGINES_GREEDILY = _ENGINE_FAILURE_INJECTION.model_copy(update={"at_s": 0, "count": 2})
 
 FAULT_AT_S = 0.3
-KILL_ENGINE_LATER = Injection(at_s=FAULT_AT_S, target=ENGINE)
+KILL_ENGINE_LATER = SignalInjection(at_s=FAULT_AT_S, target=ENGINE)
 ON_TIME_TOLERANCE_S = 0.05
 UNTOUCHED_WAIT_S = 0.3
-EVENT_TIMEOUT_S = 5.0
-
-
-def fast_copy(directory: Path, **worker_changes) -> DeploymentSpec:
-    """The shipped agg-dp1 with a short model-loading time and `worker_changes` applied."""
-    document = yaml.safe_load(SHIPPED_DEPLOYMENT.read_text(encoding="utf-8"))
-    worker = next(c for c in document["components"] if c["name"] == "decode_worker")
-    command = worker["command"]
-    command[command.index("--startup-delay-s") + 1] = FAST_STARTUP_DELAY_S
-    worker.update(worker_changes)
-    path = directory / "agg-dp1-fast.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return load_deployment(str(path))
-
-
-def launched(spec: DeploymentSpec, run_dir: Path, finalizer) -> Deployment:
-    """`spec` up and ready; `finalizer` registers its teardown before anything starts."""
-    events = EventLog(run_dir / "events.csv", RunClock())
-    deployment = Deployment(spec, run_dir, events)
-    finalizer(events.close)
-    finalizer(deployment.down)
-    deployment.up()
-    return deployment
-
-
-@pytest.fixture(scope="module")
-def dp1(tmp_path_factory, request) -> Deployment:
-    """A fast agg-dp1 shared by tests that signal nothing."""
-    directory = tmp_path_factory.mktemp("dp1")
-    return launched(fast_copy(directory), directory / "run", request.addfinalizer)
-
-
-@pytest.fixture
-def fresh_dp1(tmp_path, request) -> Deployment:
-    """A fast agg-dp1 of the test's own, for tests that kill part of it."""
-    return launched(fast_copy(tmp_path), tmp_path / "run", request.addfinalizer)
 
 
 @pytest.fixture(scope="module")
@@ -97,41 +61,6 @@ def two_workers(tmp_path_factory, request) -> Deployment:
     os.killpg(old_pid, signal.SIGKILL)
     assert eventually(lambda: first.state == "ready" and first.pid != old_pid)
     return deployment
-
-
-def scheduler_for(deployment: Deployment, *injections: Injection) -> FaultScheduler:
-    failure = Failure(injections=list(injections))
-    return FaultScheduler("test_failure", failure, deployment, deployment.events, deployment.events.clock)
-
-
-def eventually(check, timeout_s: float = EVENT_TIMEOUT_S) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        gevent.sleep(0.02)
-    return check()
-
-
-def is_running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def the_worker(deployment: Deployment) -> Replica:
-    (worker,) = deployment.replicas_of("decode_worker")
-    return worker
-
-
-def engine_of(worker: Replica) -> psutil.Process:
-    (engine,) = [p for p in psutil.Process(worker.pid).children() if "deployments.sim.engine" in p.cmdline()]
-    return engine
-
-
-def events_of_kind(deployment: Deployment, kind: str) -> list[Event]:
-    return [e for e in deployment.events.events if e.kind == kind]
 
 
 def every_pid(deployment: Deployment) -> dict[str, int]:
@@ -190,7 +119,7 @@ def test_a_role_the_deployment_lacks_resolves_to_nothing_with_a_reason_naming_it
 
 
 def test_an_undeclared_child_role_resolves_to_nothing_with_a_reason_naming_it(dp1):
-    resolution = resolve(dp1, Injection(at_s=0, target=UNDECLARED_CHILD))
+    resolution = resolve(dp1, SignalInjection(at_s=0, target=UNDECLARED_CHILD))
     assert resolution.targets == []
     assert "'tokenizer'" in resolution.not_applicable
 

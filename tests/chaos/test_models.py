@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos.models import Failure, Injection, Target, load_catalogue
+from chaos.kinds import SignalInjection
+from chaos.models import Failure, Target, load_catalogue
 from faultsuite.errors import ConfigError
 
 SHIPPED_FAILURES = {"none", "frontend", "processor", "decode_worker", "engine"}
@@ -12,7 +13,7 @@ SHIPPED_FAILURES = {"none", "frontend", "processor", "decode_worker", "engine"}
 WORKER = Target(role="decode_worker")
 
 #: Two injections 3 s apart, declared in their firing order.
-TWO_KILLS = Failure(injections=[Injection(at_s=5, target=WORKER), Injection(at_s=8, target=WORKER)])
+TWO_KILLS = Failure(injections=[SignalInjection(at_s=5, target=WORKER), SignalInjection(at_s=8, target=WORKER)])
 SHIFT_TO_S = 20.0
 
 INJECTION_WITH_UNKNOWN_KEY = """\

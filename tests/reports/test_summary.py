@@ -203,6 +203,11 @@ def test_recovery_time_runs_to_the_first_ready_after_the_fault():
     assert summarize(events=events).recovery_time == 4.5
 
 
+def test_recovery_time_of_a_hang_runs_to_its_resume():
+    events = [fault(), event(15.0, "resume", outcome="delivered"), ready(40.0)]
+    assert summarize(events=events).recovery_time == 5.0
+
+
 def test_recovery_time_ignores_ready_events_of_other_instances():
     other_replica = ready(12.0, replica=1)
     other_component = event(13.0, "ready", component="prefill_worker")
