@@ -119,6 +119,8 @@ class Deployment:
     # -- lifecycle -------------------------------------------------------------------------
 
     def _spawn(self, replica: Replica, kind: Literal["launch", "restart"]) -> None:
+        if self._stopping:
+            raise LaunchError(f"component {replica.name}: not started, the deployment is being torn down")
         component = replica.component
         env = {**os.environ, **component.env, "PYTHONUNBUFFERED": "1"}
         argv = [self.render(part, replica) for part in component.command]
@@ -176,7 +178,8 @@ class Deployment:
                         raise job.value
             self._warm_up(warmup_timeout_s)
         except BaseException:
-            self.down()
+            if not self._stopping:  # else down() is already under way, called by someone else
+                self.down()
             raise
         self.startup_time_s = time.monotonic() - started
         return self.startup_time_s

@@ -34,4 +34,10 @@ def add_options(parser) -> None:
     parser.add_argument("--sla-latency", type=float, default=1.0, help="latency (s) above which a success is an SLA violation")
     parser.add_argument("--max-run-time", type=float, default=110.0, help="seconds of load before the run is stopped anyway")
     parser.add_argument("--results-dir", default="", help="run directory (default: results/<deployment>/<failure>-<timestamp>)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=False,
+        help="launch, print what each failure (or the --failure given) would signal, with pids; signal nothing, send no load",
+    )
     parser.add_argument("--model", default="", help="model name sent in requests (default: the deployment's)")

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from chaos.injector import FaultScheduler
+from chaos.plan import describe_plan
 from deployments.launcher import Deployment
 from faultsuite.clock import RunClock
 from faultsuite.errors import FaultSuiteError
@@ -51,6 +52,7 @@ class FaultToleranceRun:
         self.startup_time_s: float | None = None
         self.load_started_at: float | None = None
         self.error: str | None = None
+        self.dry_run_done = False
         self.summary: Summary | None = None
         self._writers: dict[int, RecordWriter] = {}
         self._finished: set[int] = set()
@@ -73,6 +75,12 @@ class FaultToleranceRun:
         except FaultSuiteError as exc:
             self.error = str(exc)
             log.error("launch failed: %s", exc)
+            return
+        if scenario.dry_run_failures is not None and self.deployment is not None:
+            plan = "\n".join(describe_plan(self.deployment, scenario.dry_run_failures))
+            log.info("%s", plan)
+            print(f"\n{plan}\n", flush=True)
+            self.dry_run_done = True
             return
         self._start_watcher()
         self.load_started_at = self.clock.offset()
@@ -112,8 +120,9 @@ class FaultToleranceRun:
         return 0.0 if self.load_started_at is None else self.clock.offset() - self.load_started_at
 
     def should_stop(self) -> bool:
-        """The load is over: launch failed, every client is done, or max run time passed."""
-        if self.error is not None or self.all_clients_finished():
+        """The load is over: launch failed, a dry run was described, every client is done,
+        or max run time passed. Never while the deployment is still launching."""
+        if self.error is not None or self.dry_run_done or self.all_clients_finished():
             return True
         if self.load_elapsed_s() > self.scenario.load.max_run_time_s:
             log.warning("max run time %.0f s reached; stopping", self.scenario.load.max_run_time_s)
@@ -152,9 +161,10 @@ class FaultToleranceRun:
             sla_latency_s=self.scenario.load.sla_latency_s,
         )
         write_summary(summary, self.run_dir)
-        table = summary_markdown([summary.row()], title=f"{self.scenario.deployment_name} × {self.scenario.failure_name}")
         log.info("summary written to %s", self.run_dir)
-        print(f"\n{table}\nResults: {self.run_dir}\n", flush=True)
+        if not self.dry_run_done:
+            table = summary_markdown([summary.row()], title=f"{self.scenario.deployment_name} × {self.scenario.failure_name}")
+            print(f"\n{table}\nResults: {self.run_dir}\n", flush=True)
         return summary
 
 

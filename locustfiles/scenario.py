@@ -43,6 +43,7 @@ class Scenario:
     load: LoadSettings
     results_dir: Path | None
     model: str
+    dry_run_failures: dict[str, Failure] | None = None  # set for --dry-run: what to describe
 
     @property
     def deployment_name(self) -> str:
@@ -91,7 +92,13 @@ def scenario_from_options(options) -> Scenario:
         sla_latency_s=_number("sla-latency", options.sla_latency),
         max_run_time_s=_number("max-run-time", options.max_run_time),
     )
+    dry_run_failures = None
+    if options.dry_run:
+        if deployment is None:
+            raise ConfigError("--dry-run: needs --deployment; nothing is launched with --host alone")
+        dry_run_failures = {failure_name: failure} if options.failure else dict(catalogue.failures)
     return Scenario(
+        dry_run_failures=dry_run_failures,
         deployment=deployment,
         host=host,
         failure_name=failure_name,

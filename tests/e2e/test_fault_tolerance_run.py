@@ -216,3 +216,29 @@ def test_ctrl_c_tears_down_and_still_writes_the_summary(tmp_path):
         assert wait_for_no_tagged_processes(tag, NO_ORPHANS_WITHIN_S) == []
     finally:
         kill_tagged(tag)
+
+
+def test_a_dry_run_prints_the_pids_it_would_signal_and_signals_nothing(tmp_path):
+    result = run_locust(tmp_path, "--deployment", "agg-dp1", "--dry-run")
+    assert result.returncode == 0, result.stderr[-2000:]
+    worker_pid = next(e["pid"] for e in result.events if e["kind"] == "launch" and e["component"] == "decode_worker")
+    assert f"SIGKILL  process group of decode_worker  pid {worker_pid}  (" in result.stdout
+    assert "SIGKILL  engine child of decode_worker  pid " in result.stdout
+    assert "SIGSTOP  process group of decode_worker" in result.stdout
+    assert not [e for e in result.events if e["kind"] in ("fault", "exit") and e["detail"] != "teardown"]
+    assert result.records == []
+
+
+def test_ctrl_c_while_launching_leaves_no_process_behind(tmp_path):
+    proc, tag, run_dir = start_locust(tmp_path, "--deployment", "agg-dp4", capture=False)
+    try:
+        events = run_dir / "events.csv"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (events.exists() and ",launch," in events.read_text()):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        assert ",warmup," not in events.read_text()  # interrupted before the graph was up
+        assert wait_for_no_tagged_processes(tag, NO_ORPHANS_WITHIN_S) == []
+    finally:
+        kill_tagged(tag)

@@ -1,6 +1,9 @@
 """How command-line options become a scenario: defaults, overrides, aliases."""
 
+import pytest
 from locust.argument_parser import get_parser
+
+from faultsuite.errors import ConfigError
 
 from locustfiles.options import add_options
 from locustfiles.scenario import scenario_from_options
@@ -46,3 +49,13 @@ def test_a_fixed_prompt_replaces_the_synthetic_one():
 
 def test_the_synthetic_prompt_has_the_requested_number_of_words():
     assert len(scenario_from_options(parse("--prompt-tokens", "7")).load.prompt.split()) == 7
+
+
+def test_a_dry_run_describes_every_failure_unless_one_is_named():
+    assert set(scenario_from_options(parse("--dry-run")).dry_run_failures) >= {"none", "decode_worker", "engine"}
+    assert list(scenario_from_options(parse("--dry-run", "--failure", "vllm_worker")).dry_run_failures) == ["engine"]
+
+
+def test_a_dry_run_needs_a_deployment():
+    with pytest.raises(ConfigError, match="--dry-run: needs --deployment"):
+        scenario_from_options(parse("--dry-run", "--host", "http://127.0.0.1:8000"))

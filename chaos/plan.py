@@ -1,0 +1,40 @@
+"""A dry run: what each failure would signal in a launched deployment, with pids, touching nothing."""
+
+import psutil
+
+from chaos.models import Failure
+from chaos.targets import resolve
+from deployments.launcher import Deployment
+
+__all__ = ["describe_plan"]
+
+
+def _command(pid: int) -> str:
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return "?"
+
+
+def describe_plan(deployment: Deployment, failures: dict[str, Failure]) -> list[str]:
+    """One line per failure heading, then one per process each firing would signal now.
+
+    Targets are resolved as they would be at the fault (same selection rule and seed), against
+    the processes running at the moment of the dry run.
+    """
+    lines = [f"Dry run on {deployment.spec.name}: nothing is signalled."]
+    for name, failure in failures.items():
+        if not failure.injections:
+            lines.append(f"failure {name}: injects nothing")
+            continue
+        lines.append(f"failure {name}:")
+        for injection in failure.injections:
+            resolution = resolve(deployment, injection)
+            when = ", ".join(f"{at:g}" for at in injection.schedule())
+            if not resolution.targets:
+                lines.append(f"  at {when} s  {injection.signal_name}  not applicable: {resolution.not_applicable}")
+                continue
+            for target in resolution.targets:
+                what = f"{target.child} child of {target.replica.name}" if target.child else f"process group of {target.replica.name}"
+                lines.append(f"  at {when} s  {injection.signal_name}  {what}  pid {target.pid}  ({_command(target.pid)})")
+    return lines
