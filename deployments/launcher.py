@@ -1,7 +1,7 @@
 """Launch a deployment graph, supervise it, and tear it down without leaving anything behind.
 
-`Deployment.up()` starts components in dependency order (replicas of one component in
-parallel), waits on each replica's ready probe, then sends a warm-up request; the startup
+`Deployment.up()` starts components in dependency order (each wave of components whose
+dependencies are ready, with all their replicas, in parallel), waits on each replica's ready probe, then sends a warm-up request; the startup
 time runs from the first launch to the warm-up's success. From then on a supervisor greenlet
 per replica notices its exit, and restarts it per its restart policy after `delay_s`, on the
 same port. Every launch, exit, restart and ready is an event with pid and outcome.
@@ -170,8 +170,8 @@ class Deployment:
         """Launch everything and return the startup time; on failure, tear down and raise."""
         started = time.monotonic()
         try:
-            for component in self.spec.start_order():
-                jobs = [gevent.spawn(self._launch_and_wait, r) for r in self.replicas_of(component.name)]
+            for level in self.spec.start_levels():
+                jobs = [gevent.spawn(self._launch_and_wait, r) for c in level for r in self.replicas_of(c.name)]
                 gevent.joinall(jobs)
                 for job in jobs:
                     if job.value is not None:

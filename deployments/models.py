@@ -162,20 +162,23 @@ class DeploymentSpec(StrictModel):
     def roles(self) -> list[str]:
         return [c.name for c in self.components]
 
-    def start_order(self) -> list[Component]:
-        """Components with every dependency before its dependents."""
-        ordered: list[Component] = []
+    def start_levels(self) -> list[list[Component]]:
+        """Components in waves: each wave depends only on earlier ones, so it may start at once."""
+        levels: list[list[Component]] = []
         done: set[str] = set()
         remaining = list(self.components)
         while remaining:
             ready = [c for c in remaining if set(c.depends_on) <= done]
             if not ready:
                 raise KeyPathError(("components",), f"depends_on has a cycle among {', '.join(c.name for c in remaining)}")
-            for component in ready:
-                ordered.append(component)
-                done.add(component.name)
-                remaining.remove(component)
-        return ordered
+            levels.append(ready)
+            done.update(c.name for c in ready)
+            remaining = [c for c in remaining if c not in ready]
+        return levels
+
+    def start_order(self) -> list[Component]:
+        """Components with every dependency before its dependents."""
+        return [component for level in self.start_levels() for component in level]
 
 
 def available_deployments() -> list[str]:

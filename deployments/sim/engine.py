@@ -2,7 +2,7 @@
 
 It talks to its worker over an inherited socket (`--fd`), one JSON object per line:
 
-    worker -> engine   {"op": "submit", "id": ..., "prompt_tokens": n, "max_tokens": m}
+    worker -> engine   {"op": "submit", "id": ..., "prompt_tokens": n, "max_tokens": m, "prefilled": bool}
                        {"op": "cancel", "id": ...}
     engine -> worker   {"ready": true}                       once the "model" is loaded
                        {"id": ..., "token": "..."}           one per generated token
@@ -57,6 +57,7 @@ class Sequence:
     id: str
     prompt_tokens: int
     max_tokens: int
+    prefilled: bool = False  # prompt processed by a remote prefill worker: no prefill here
     generated: int = 0
 
 
@@ -76,7 +77,9 @@ class Engine:
         for line in self.channel.makefile("rb"):
             message = json.loads(line)
             if message["op"] == "submit":
-                self.waiting.append(Sequence(message["id"], message["prompt_tokens"], message["max_tokens"]))
+                self.waiting.append(
+                    Sequence(message["id"], message["prompt_tokens"], message["max_tokens"], message.get("prefilled", False))
+                )
                 self.work.set()
             elif message["op"] == "cancel":
                 self.running.pop(message["id"], None)
@@ -90,7 +93,8 @@ class Engine:
         while self.waiting and len(self.running) < self.timing.max_num_seqs:
             seq = self.waiting.popleft()
             self.running[seq.id] = seq
-            prefill_tokens += seq.prompt_tokens
+            if not seq.prefilled:
+                prefill_tokens += seq.prompt_tokens
         return prefill_tokens
 
     def step(self) -> None:

@@ -10,6 +10,10 @@ When the engine dies, what happens depends on `--engine-death`:
 - `detected`: the worker fails every request in flight with an error and exits, so that its
   supervisor restarts it with a fresh engine.
 
+With `--prefill-queue`, each prompt is first handed to the prefill workers through the remote
+prefill queue (disaggregated serving); a prefill that does not come back within
+`--prefill-timeout-s` (default 30 s) fails the request.
+
 Arguments it does not know are passed to the engine (timing knobs, startup delay).
 """
 
@@ -24,6 +28,8 @@ import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
 from typing import Iterator, Literal  # noqa: E402
 
 import gevent  # noqa: E402
@@ -83,14 +89,16 @@ class EngineClient:
         gevent.sleep(0.2)  # let the error lines reach the callers before the sockets close
         os._exit(3)
 
-    def generate(self, prompt_tokens: int, max_tokens: int) -> Iterator[dict]:
+    def generate(self, prompt_tokens: int, max_tokens: int, prefilled: bool = False) -> Iterator[dict]:
         """Messages of one generation, ending with its finish (or error) message."""
         request_id = f"r{next(self._ids)}"
         stream: Queue = Queue()
         self.streams[request_id] = stream
         finished = False
         try:
-            self._send({"op": "submit", "id": request_id, "prompt_tokens": prompt_tokens, "max_tokens": max_tokens})
+            self._send(
+                {"op": "submit", "id": request_id, "prompt_tokens": prompt_tokens, "max_tokens": max_tokens, "prefilled": prefilled}
+            )
             while True:
                 message = stream.get()
                 yield message
@@ -111,7 +119,41 @@ class EngineClient:
             pass
 
 
-def make_app(engine: EngineClient):
+class RemotePrefill:
+    """Hands prompts to prefill workers through the remote prefill queue, and waits."""
+
+    def __init__(self, queue_url: str, timeout_s: float):
+        self.queue_url = queue_url
+        self.timeout_s = timeout_s
+
+    def __call__(self, prompt_tokens: int) -> str | None:
+        """None once the prompt is prefilled; the reason when it was not."""
+        request = urllib.request.Request(
+            f"{self.queue_url}/prefill",
+            data=json.dumps({"prompt_tokens": prompt_tokens, "timeout_s": self.timeout_s}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=self.timeout_s + 5).close()
+            return None
+        except urllib.error.HTTPError as exc:
+            return f"remote prefill failed: HTTP {exc.code} {exc.read(300).decode(errors='replace')}"
+        except (OSError, urllib.error.URLError) as exc:
+            return f"remote prefill failed: {exc}"
+
+
+def generation(engine: EngineClient, prefill: RemotePrefill | None, prompt_tokens: int, max_tokens: int) -> Iterator[dict]:
+    """A generation, its prompt first prefilled remotely when the worker has a prefill queue."""
+    if prefill is not None:
+        failure = prefill(prompt_tokens)
+        if failure is not None:
+            log.warning("%s", failure)
+            yield {"error": failure}
+            return
+    yield from engine.generate(prompt_tokens, max_tokens, prefilled=prefill is not None)
+
+
+def make_app(engine: EngineClient, prefill: RemotePrefill | None = None):
     def app(environ, start_response):
         path = environ["PATH_INFO"]
         if path == "/health":
@@ -123,7 +165,7 @@ def make_app(engine: EngineClient):
                 return json_response(start_response, "503 Service Unavailable", {"error": "engine not ready"})
             body = json.loads(environ["wsgi.input"].read() or b"{}")
             start_response("200 OK", NDJSON_HEADERS)
-            messages = engine.generate(int(body["prompt_tokens"]), int(body["max_tokens"]))
+            messages = generation(engine, prefill, int(body["prompt_tokens"]), int(body["max_tokens"]))
             return ((json.dumps(m) + "\n").encode() for m in messages)
         return json_response(start_response, "404 Not Found", {"error": f"no route {path}"})
 
@@ -133,10 +175,13 @@ def make_app(engine: EngineClient):
 def main(argv: list[str] | None = None) -> None:
     parser = base_arguments("simulated decode worker")
     parser.add_argument("--engine-death", choices=["detected", "undetected"], default="undetected")
+    parser.add_argument("--prefill-queue", default="", help="remote prefill queue URL (disaggregated serving)")
+    parser.add_argument("--prefill-timeout-s", type=float, default=30.0, help="how long to wait for a remote prefill")
     args, engine_args = parser.parse_known_args(argv)
     # The worker itself starts at once; its engine does the loading.
     engine = EngineClient([*engine_args, "--startup-delay-s", str(args.startup_delay_s)], args.engine_death)
-    serve(make_app(engine), args.host, args.port, f"decode_worker:{args.port}")
+    prefill = RemotePrefill(args.prefill_queue, args.prefill_timeout_s) if args.prefill_queue else None
+    serve(make_app(engine, prefill), args.host, args.port, f"decode_worker:{args.port}")
 
 
 if __name__ == "__main__":
