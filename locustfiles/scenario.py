@@ -92,6 +92,10 @@ def scenario_from_options(options) -> Scenario:
         sla_latency_s=_number("sla-latency", options.sla_latency),
         max_run_time_s=_number("max-run-time", options.max_run_time),
     )
+    results_dir = Path(options.results_dir) if options.results_dir else None
+    if results_dir is not None and results_dir.is_dir() and any(results_dir.iterdir()):
+        # Records are appended as they come: a second run here would mix with the first.
+        raise ConfigError(f"--results-dir {results_dir}: already holds files; give an empty or new directory")
     dry_run_failures = None
     if options.dry_run:
         if deployment is None:
@@ -104,6 +108,6 @@ def scenario_from_options(options) -> Scenario:
         failure_name=failure_name,
         failure=failure,
         load=load,
-        results_dir=Path(options.results_dir) if options.results_dir else None,
+        results_dir=results_dir,
         model=options.model or (deployment.model if deployment else "default"),
     )

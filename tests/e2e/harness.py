@@ -48,21 +48,24 @@ class RunResult:
             return list(csv.DictReader(src))
 
 
-def locust_command(run_dir: Path, *options: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--results-dir", str(run_dir), *options]
+def locust_command(*options: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", *options]
 
 
 def tagged_environment(tag: str) -> dict[str, str]:
     return {**os.environ, TAG_VARIABLE: tag}
 
 
-def start_locust(tmp_path: Path, *options: str, capture: bool = True) -> tuple[subprocess.Popen, str, Path]:
-    """Start one headless run in `tmp_path`, tagged; returns (process, tag, run directory)."""
+def start_locust(
+    tmp_path: Path, *options: str, capture: bool = True, run_dir: Path | None = None
+) -> tuple[subprocess.Popen, str, Path]:
+    """Start one headless run in `tmp_path`, tagged, writing into `run_dir` (default
+    `tmp_path/run`); returns (process, tag, run directory)."""
     tag = uuid.uuid4().hex
-    run_dir = tmp_path / "run"
+    run_dir = run_dir or tmp_path / "run"
     output = subprocess.PIPE if capture else subprocess.DEVNULL
     proc = subprocess.Popen(
-        locust_command(run_dir, *options),
+        locust_command("--results-dir", str(run_dir), *options),
         cwd=tmp_path,
         env=tagged_environment(tag),
         stdin=subprocess.DEVNULL,
@@ -73,9 +76,9 @@ def start_locust(tmp_path: Path, *options: str, capture: bool = True) -> tuple[s
     return proc, tag, run_dir
 
 
-def run_locust(tmp_path: Path, *options: str, timeout_s: float = 240) -> RunResult:
+def run_locust(tmp_path: Path, *options: str, timeout_s: float = 240, run_dir: Path | None = None) -> RunResult:
     """Run one headless run to completion in `tmp_path`."""
-    proc, tag, run_dir = start_locust(tmp_path, *options)
+    proc, tag, run_dir = start_locust(tmp_path, *options, run_dir=run_dir)
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:

@@ -59,3 +59,13 @@ def test_a_dry_run_describes_every_failure_unless_one_is_named():
 def test_a_dry_run_needs_a_deployment():
     with pytest.raises(ConfigError, match="--dry-run: needs --deployment"):
         scenario_from_options(parse("--dry-run", "--host", "http://127.0.0.1:8000"))
+
+
+def test_a_results_dir_that_already_holds_a_run_is_refused(tmp_path):
+    (tmp_path / "client_0.jsonl").write_text("{}\n")
+    with pytest.raises(ConfigError, match="already holds files"):
+        scenario_from_options(parse("--results-dir", str(tmp_path)))
+
+
+def test_an_empty_results_dir_is_used_as_it_is(tmp_path):
+    assert scenario_from_options(parse("--results-dir", str(tmp_path))).results_dir == tmp_path

@@ -1,0 +1,94 @@
+"""The fault-tolerance matrix: every deployment × failure, its load sizes, and its group tables."""
+
+import csv
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaos.models import load_catalogue
+from deployments.models import available_deployments
+from reports.results import summary_markdown
+from reports.summary import ALL_COLUMNS, Value
+
+__all__ = ["FULL", "REDUCED", "GroupTables", "LoadSize", "Progress", "matrix_pairs"]
+
+
+@dataclass(frozen=True)
+class LoadSize:
+    """How hard and how long each run of the matrix is."""
+
+    clients: int
+    request_timeout_s: float
+    fault_at_s: float
+    #: Load goes on this long after the last injection, so recovery can happen and be seen.
+    after_last_fault_s: float
+
+    def options(self, last_fault_at_s: float) -> list[str]:
+        return [
+            "--clients", str(self.clients),
+            # Effectively unbounded: the run is timed by --max-run-time, not by a request budget.
+            "--requests-per-client", "100000",
+            "--request-timeout", str(self.request_timeout_s),
+            "--fault-at", str(self.fault_at_s),
+            "--max-run-time", str(last_fault_at_s + self.after_last_fault_s),
+        ]  # fmt: skip
+
+
+#: What CI runs: fewer clients, short timeouts, just long enough to see each recovery.
+REDUCED = LoadSize(clients=4, request_timeout_s=3.0, fault_at_s=1.5, after_last_fault_s=6.0)
+#: `--ft-full`: the demo's load and the reference's timeouts.
+FULL = LoadSize(clients=8, request_timeout_s=30.0, fault_at_s=5.0, after_last_fault_s=30.0)
+
+
+def matrix_pairs() -> list[tuple[str, str]]:
+    """Every (deployment, failure) pair, by canonical failure name (no aliases)."""
+    failures = list(load_catalogue().failures)
+    return [(deployment, failure) for deployment in available_deployments() for failure in failures]
+
+
+def last_fault_at_s(failure: str, size: LoadSize) -> float:
+    """When the last injection of `failure` fires, with its first moved to `size.fault_at_s`."""
+    shifted = load_catalogue().failures[failure].shifted_to(size.fault_at_s)
+    return max((at for i in shifted.injections for at in i.schedule()), default=size.fault_at_s)
+
+
+@dataclass
+class GroupTables:
+    """One table per deployment, rewritten after every run so it is always on disk."""
+
+    results: Path
+    command: str
+    rows: dict[str, list[dict[str, Value]]] = field(default_factory=dict)
+
+    def add(self, deployment: str, row: dict[str, Value]) -> None:
+        self.rows.setdefault(deployment, []).append(row)
+        self._write(deployment)
+
+    def markdown(self, deployment: str) -> str:
+        heading = f"## Test group: {deployment}\n\n`{self.command} -k {deployment}`\n\n"
+        return heading + summary_markdown(self.rows[deployment])
+
+    def _write(self, deployment: str) -> None:
+        folder = self.results / deployment
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "group_summary.md").write_text(self.markdown(deployment), encoding="utf-8")
+        with (folder / "group_summary.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(ALL_COLUMNS)
+            for row in self.rows[deployment]:
+                writer.writerow(["N/A" if row[c] is None else row[c] for c in ALL_COLUMNS])
+
+
+@dataclass
+class Progress:
+    """Run k of n, time elapsed, and an estimate of the time left from the mean so far."""
+
+    total: int
+    started: float = field(default_factory=time.monotonic)
+    done: int = 0
+
+    def line(self, name: str) -> str:
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        left = elapsed / self.done * (self.total - self.done)
+        return f"[matrix] run {self.done} of {self.total} ({name}) done; elapsed {elapsed:.0f} s, about {left:.0f} s left"

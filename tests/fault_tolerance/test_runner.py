@@ -1,0 +1,95 @@
+"""The fault-tolerance matrix: every deployment × failure, run for real, asserting what was measured.
+
+    pytest tests/fault_tolerance/test_runner.py -k decode_worker
+    pytest tests/fault_tolerance/test_runner.py -k agg-dp1 --ft-full --ft-results results/today
+
+Each run's results directory is `<results>/<deployment>/<failure>/`; each deployment gets
+`group_summary.md` and `group_summary.csv` beside its runs. CI runs the reduced sizes.
+"""
+
+import json
+import shutil
+
+import pytest
+
+from chaos.models import load_catalogue
+from deployments.models import load_deployment
+from tests.e2e.harness import kill_tagged, run_locust, wait_for_no_tagged_processes
+from tests.fault_tolerance.matrix import last_fault_at_s, matrix_pairs
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+ON_TIME_S = 0.050
+NO_ORPHANS_WITHIN_S = 10.0
+PAIRS = matrix_pairs()
+
+
+def check_counts_add_up(result) -> None:
+    summary = result.summary
+    records = result.records
+    assert summary["Success"] + summary["Failed"] == len(records)
+    assert summary["Success"] == sum(1 for r in records if r["status"] == "success")
+    assert len({(r["client"], r["seq"]) for r in records}) == len(records), "a request was recorded twice"
+    assert len((result.run_dir / "requests.csv").read_text().splitlines()) == len(records) + 1
+
+
+def check_faults_on_time(events: list[dict]) -> None:
+    for fault in (e for e in events if e["kind"] == "fault"):
+        lateness = float(fault["offset_s"]) - float(fault["scheduled_offset_s"])
+        assert -0.001 <= lateness <= ON_TIME_S, f"fault at {fault['offset_s']} was due at {fault['scheduled_offset_s']}"
+
+
+def check_restart_policy(events: list[dict], deployment: str) -> None:
+    """A faulted replica that died came back iff its policy is `always`; a hung one resumed."""
+    spec = load_deployment(deployment)
+    for fault in (e for e in events if e["kind"] == "fault" and e["outcome"] == "delivered"):
+        after = [e for e in events if float(e["offset_s"]) > float(fault["offset_s"]) and e["detail"] != "teardown"]
+        same = [e for e in after if (e["component"], e["replica"]) == (fault["component"], fault["replica"])]
+        if fault["signal"] == "SIGSTOP":
+            assert any(e["kind"] == "resume" for e in same), f"{fault['component']} was never continued"
+            continue
+        died = any(e["kind"] == "exit" and e["pid"] == fault["pid"] for e in same)
+        if not died:
+            continue  # a child killed under a worker that did not notice: nothing to restart
+        policy = spec.component(fault["component"]).restart.policy
+        came_back = any(e["kind"] == "ready" and e["pid"] != fault["pid"] for e in same)
+        if policy == "always":
+            assert came_back, f"{fault['component']}_{fault['replica']} (restart: always) was not back before the run ended"
+        else:
+            assert not any(e["kind"] == "restart" for e in same), f"{fault['component']} (restart: never) was restarted"
+
+
+def check_applicability(events: list[dict], deployment: str, failure: str) -> None:
+    """A failure whose role the deployment lacks is recorded as not applicable; others fire."""
+    roles = load_deployment(deployment).roles
+    injections = load_catalogue().failures[failure].injections
+    missing = [i for i in injections if i.target.role not in roles]
+    if missing:
+        assert any(e["kind"] == "not_applicable" for e in events)
+        assert not [e for e in events if e["kind"] == "fault" and e["component"] in {i.target.role for i in missing}]
+    elif injections:
+        assert any(e["kind"] == "fault" and e["outcome"] == "delivered" for e in events), "the failure never fired"
+
+
+@pytest.mark.parametrize(("deployment", "failure"), PAIRS, ids=[f"{d}-{f}" for d, f in PAIRS])
+def test_fault_tolerance(deployment, failure, load_size, matrix_results, group_tables, progress, report_line, tmp_path):
+    run_dir = matrix_results / deployment / failure
+    shutil.rmtree(run_dir, ignore_errors=True)  # the matrix owns its folders; a rerun replaces its run
+    options = [
+        "--deployment", deployment,
+        "--failure", failure,
+        *load_size.options(last_fault_at_s(failure, load_size)),
+    ]  # fmt: skip
+    result = run_locust(tmp_path, *options, run_dir=run_dir)
+    try:
+        assert result.returncode == 0, result.stderr[-3000:]
+        group_tables.add(deployment, json.loads((run_dir / "summary.json").read_text()))
+        events = result.events
+        check_counts_add_up(result)
+        check_faults_on_time(events)
+        check_applicability(events, deployment, failure)
+        check_restart_policy(events, deployment)
+        assert wait_for_no_tagged_processes(result.tag, NO_ORPHANS_WITHIN_S) == []
+    finally:
+        kill_tagged(result.tag)
+        report_line(progress.line(f"{deployment}-{failure}"))
