@@ -16,9 +16,12 @@ class FaultContext:
     events: EventLog
     scheduled_offset_s: float | None = None
 
-    def send(self, target: SignalTarget, sig: signal.Signals, kind: EventKind = "fault") -> str:
+    def send(self, target: SignalTarget, sig: signal.Signals, kind: EventKind = "fault", at_teardown: bool = False) -> str:
         """Signal the target (its whole process group, or the one child), record an event
-        with the outcome, and return the outcome: `delivered` or `process gone`."""
+        with the outcome, and return the outcome: `delivered` or `process gone`.
+
+        `at_teardown` marks a signal sent because the run is ending, not on schedule: its
+        event's detail is `teardown`, like the launcher's, and it says nothing of recovery."""
         try:
             if target.scope == "group":
                 os.killpg(target.pid, sig)
@@ -35,6 +38,6 @@ class FaultContext:
             signal=sig.name,
             outcome=outcome,
             scheduled_offset_s=self.scheduled_offset_s,
-            detail=f"failure {self.failure_name}: " + (f"{target.child} child" if target.child else "process group"),
+            detail="teardown" if at_teardown else f"failure {self.failure_name}: " + (f"{target.child} child" if target.child else "process group"),
         )
         return outcome

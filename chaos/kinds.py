@@ -44,9 +44,11 @@ class HangInjection(Injection):
 
     def apply(self, targets: list[SignalTarget], context: FaultContext) -> None:
         stopped = [t for t in targets if context.send(t, signal.SIGSTOP) == "delivered"]
+        cut_short = True
         try:
             gevent.sleep(self.duration_s)
+            cut_short = False
         finally:
             # Even when the run ends mid-hang: a stopped process would ignore its SIGTERM.
             for target in stopped:
-                context.send(target, signal.SIGCONT, kind="resume")
+                context.send(target, signal.SIGCONT, kind="resume", at_teardown=cut_short)

@@ -18,7 +18,8 @@ Definitions:
 - Recovery Time: the instances (component, replica) faulted at the first fault time (the
   delivered fault events sharing its `scheduled_offset_s`, or its exact `offset_s` when it was
   not scheduled) must each be back after their fault: a `ready` event (a replacement passed its
-  probe) or a `resume` event (a hung process was continued); the value is the offset of
+  probe) or a `resume` event (a hung process was continued on schedule, not because the run
+  ended: detail `teardown`); the value is the offset of
   the last of those first ready events minus the fault time. `None` if any never came back.
 - Startup Time: as measured by the caller.
 - TTFT p50/p90 Before/After (ms): percentiles of `ttft_s` of successful records that have one.
@@ -171,6 +172,7 @@ def _recovery_time(fault: Event, events: list[Event]) -> float | None:
             e.offset_s
             for e in events
             if e.kind in ("ready", "resume")
+            and e.detail != "teardown"
             and (e.component, e.replica) == (hit.component, hit.replica)
             and e.offset_s > hit.offset_s
         ]

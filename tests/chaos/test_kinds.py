@@ -146,7 +146,7 @@ def test_a_hang_cut_short_by_the_end_of_the_run_still_continues_the_process(fres
     assert eventually(lambda: psutil.Process(worker.pid).status() == psutil.STATUS_STOPPED)
     scheduler.stop()
     assert eventually(lambda: psutil.Process(worker.pid).status() != psutil.STATUS_STOPPED)
-    assert [e.signal for e in events_of_kind(fresh_dp1, "resume")] == ["SIGCONT"]
+    assert [(e.signal, e.detail) for e in events_of_kind(fresh_dp1, "resume")] == [("SIGCONT", "teardown")]
 
 
 def test_a_storm_kills_the_same_role_again_each_time_it_is_back(fresh_dp1):

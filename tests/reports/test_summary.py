@@ -208,6 +208,11 @@ def test_recovery_time_of_a_hang_runs_to_its_resume():
     assert summarize(events=events).recovery_time == 5.0
 
 
+def test_a_hang_continued_only_because_the_run_ended_never_recovered():
+    teardown_resume = Event(time=RUN_START + 12.0, offset_s=12.0, kind="resume", component=WORKER, replica=0, detail="teardown")
+    assert summarize(events=[fault(), teardown_resume]).recovery_time is None
+
+
 def test_recovery_time_ignores_ready_events_of_other_instances():
     other_replica = ready(12.0, replica=1)
     other_component = event(13.0, "ready", component="prefill_worker")
