@@ -36,9 +36,12 @@ class ChatUser(FastHttpUser):
         # StopUser is only quiet inside a task, so a run that never started is checked there.
         run = controller_of(self.environment).current
         self.run = run if run is not None and run.ready else None
+        self.sent = 0
         if self.run is not None:
             self.client_id = self.run.register_client()
-        self.sent = 0
+            # Clients started in the same instant would stay in lockstep, every request of a
+            # round arriving together; spreading their first requests is what real users do.
+            gevent.sleep(self.run.scenario.load.start_delay_s(self.client_id))
 
     def body(self, run: FaultToleranceRun) -> dict:
         load = run.scenario.load

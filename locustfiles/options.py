@@ -24,6 +24,12 @@ def add_options(parser) -> None:
     parser.add_argument("--fault-at", default="", help="seconds after the clients start to inject the failure (default: from the YAML)")
     parser.add_argument("--fault-count", default="", help="processes each injection signals (default: from the YAML)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients, one Locust user each")
+    parser.add_argument(
+        "--ramp-up",
+        type=float,
+        default=1.0,
+        help="seconds over which the clients send their first requests, evenly spread (0: all at once)",
+    )
     parser.add_argument("--requests-per-client", type=int, default=20, help="requests each client sends, one at a time")
     parser.add_argument("--max-tokens", type=int, default=32, help="max_tokens of each request")
     parser.add_argument("--prompt", default="", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")

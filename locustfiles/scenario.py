@@ -20,6 +20,7 @@ DEMO_FAILURE = "decode_worker"
 @dataclass(frozen=True)
 class LoadSettings:
     clients: int
+    ramp_up_s: float
     requests_per_client: int
     max_tokens: int
     prompt: str
@@ -32,6 +33,10 @@ class LoadSettings:
     @property
     def total_requests(self) -> int:
         return self.clients * self.requests_per_client
+
+    def start_delay_s(self, client: int) -> float:
+        """When client `client` sends its first request, after the load starts."""
+        return self.ramp_up_s * client / self.clients
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ def scenario_from_options(options) -> Scenario:
         failure = failure.with_count(_number("fault-count", options.fault_count, int))
     load = LoadSettings(
         clients=_number("clients", options.clients, int),
+        ramp_up_s=_number("ramp-up", options.ramp_up, allow_zero=True),
         requests_per_client=_number("requests-per-client", options.requests_per_client, int),
         max_tokens=_number("max-tokens", options.max_tokens, int),
         prompt=_prompt(options),
