@@ -3,7 +3,8 @@
 import pytest
 
 from deployments.launcher import Deployment
-from tests.chaos.live import fast_copy, launched
+from tests.chaos.live import fast_copy
+from tests.live import launched
 
 
 @pytest.fixture(scope="module")

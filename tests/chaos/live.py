@@ -1,9 +1,7 @@
 """Launching the shipped agg-dp1 for real, fast, for chaos tests, and reading what happened."""
 
-import time
 from pathlib import Path
 
-import gevent
 import psutil
 import yaml
 
@@ -11,17 +9,13 @@ from chaos.injector import FaultScheduler
 from chaos.models import Failure, Injection
 from deployments.launcher import Deployment, Replica
 from deployments.models import DEPLOYMENTS_DIR, DeploymentSpec, load_deployment
-from faultsuite.clock import RunClock
-from reports.events import Event, EventLog
+from reports.events import Event
 
 SHIPPED_DEPLOYMENT = DEPLOYMENTS_DIR / "agg-dp1.yaml"
 FAST_STARTUP_DELAY_S = "0.2"
 FAST_RESTART = {"policy": "always", "delay_s": 0.2}
 #: The worker doubled, so that selection has a choice.
 TWO_WORKERS = {"replicas": 2, "restart": FAST_RESTART}
-
-EVENT_TIMEOUT_S = 5.0
-
 
 def fast_copy(directory: Path, **worker_changes) -> DeploymentSpec:
     """The shipped agg-dp1 with a short model-loading time and `worker_changes` applied."""
@@ -35,28 +29,9 @@ def fast_copy(directory: Path, **worker_changes) -> DeploymentSpec:
     return load_deployment(str(path))
 
 
-def launched(spec: DeploymentSpec, run_dir: Path, finalizer) -> Deployment:
-    """`spec` up and ready; `finalizer` registers its teardown before anything starts."""
-    events = EventLog(run_dir / "events.csv", RunClock())
-    deployment = Deployment(spec, run_dir, events)
-    finalizer(events.close)
-    finalizer(deployment.down)
-    deployment.up()
-    return deployment
-
-
 def scheduler_for(deployment: Deployment, *injections: Injection) -> FaultScheduler:
     failure = Failure(injections=list(injections))
     return FaultScheduler("test_failure", failure, deployment, deployment.events, deployment.events.clock)
-
-
-def eventually(check, timeout_s: float = EVENT_TIMEOUT_S) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        gevent.sleep(0.02)
-    return check()
 
 
 def is_running(pid: int) -> bool:

@@ -16,17 +16,15 @@ from chaos.models import Target, load_catalogue
 from chaos.targets import resolve
 from deployments.launcher import Deployment, Replica
 from tests.chaos.live import (
-    EVENT_TIMEOUT_S,
     TWO_WORKERS,
     engine_of,
     events_of_kind,
-    eventually,
     fast_copy,
     is_running,
-    launched,
     scheduler_for,
     the_worker,
 )
+from tests.live import EVENT_TIMEOUT_S, eventually, launched
 
 WORKER = Target(role="decode_worker")
 ENGINE = Target(role="decode_worker", child="engine")

@@ -11,10 +11,19 @@ import pytest
 
 from chaos.context import FaultContext
 from chaos.kinds import HangInjection, SignalInjection
-from chaos.models import INJECTION_KINDS, Failure, Injection, Repeat, Target, load_catalogue, register_kind
+from chaos.models import (
+    INJECTION_KINDS,
+    Failure,
+    Injection,
+    Repeat,
+    Target,
+    load_catalogue,
+    register_kind,
+)
 from chaos.targets import SignalTarget
 from faultsuite.errors import ConfigError
-from tests.chaos.live import eventually, events_of_kind, scheduler_for, the_worker
+from tests.chaos.live import events_of_kind, scheduler_for, the_worker
+from tests.live import eventually
 
 WORKER = Target(role="decode_worker")
 HANG_S = 0.5

@@ -9,7 +9,8 @@ import pytest
 from chaos.injector import FaultScheduler
 from chaos.models import load_catalogue
 from chaos.targets import resolve
-from tests.chaos.live import eventually, events_of_kind, the_worker
+from tests.chaos.live import events_of_kind, the_worker
+from tests.live import eventually
 
 #: A `deployments.sim.worker` that only sleeps, found first on PYTHONPATH: started with the
 #: worker's exact argv, it looks exactly like the worker and holds no port.

@@ -16,8 +16,7 @@ import yaml
 from deployments.launcher import Deployment
 from deployments.models import DEPLOYMENTS_DIR, DeploymentSpec, load_deployment
 from deployments.sim.prefill_queue import CLAIM_LEASE_S
-from faultsuite.clock import RunClock
-from reports.events import EventLog
+from tests.live import eventually, launched
 
 FAST_DELAY_S = "0.2"
 PREFILL_TIMEOUT_S = 1.5
@@ -48,15 +47,6 @@ def fast_copy(
     return load_deployment(str(path))
 
 
-def launch(spec: DeploymentSpec, run_dir: Path, finalizer) -> Deployment:
-    events = EventLog(run_dir / "events.csv", RunClock())
-    deployment = Deployment(spec, run_dir, events)
-    finalizer(events.close)
-    finalizer(deployment.down)
-    deployment.up()
-    return deployment
-
-
 def chat(deployment: Deployment, timeout_s: float = 10) -> tuple[int, dict]:
     request = urllib.request.Request(
         deployment.endpoint + "/v1/chat/completions", data=json.dumps(CHAT).encode(), headers={"Content-Type": "application/json"}
@@ -68,15 +58,6 @@ def chat(deployment: Deployment, timeout_s: float = 10) -> tuple[int, dict]:
         return exc.code, json.load(exc)
 
 
-def eventually(check, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        gevent.sleep(0.05)
-    return False
-
-
 def queue_metrics(deployment: Deployment) -> str:
     (queue,) = deployment.replicas_of("prefill_queue")
     with urllib.request.urlopen(f"http://127.0.0.1:{queue.port}/metrics", timeout=2) as response:
@@ -84,7 +65,7 @@ def queue_metrics(deployment: Deployment) -> str:
 
 
 def test_a_request_is_prefilled_remotely_then_decoded(tmp_path, request):
-    deployment = launch(fast_copy(tmp_path, "disagg-p1-d1"), tmp_path / "run", request.addfinalizer)
+    deployment = launched(fast_copy(tmp_path, "disagg-p1-d1"), tmp_path / "run", request.addfinalizer)
     status, body = chat(deployment)
     assert status == 200
     assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
@@ -92,7 +73,7 @@ def test_a_request_is_prefilled_remotely_then_decoded(tmp_path, request):
 
 
 def test_without_a_prefill_worker_a_request_waits_out_the_prefill_timeout_and_fails(tmp_path, request):
-    deployment = launch(fast_copy(tmp_path, "disagg-p1-d1", prefill_restart="never"), tmp_path / "run", request.addfinalizer)
+    deployment = launched(fast_copy(tmp_path, "disagg-p1-d1", prefill_restart="never"), tmp_path / "run", request.addfinalizer)
     (prefill,) = deployment.replicas_of("prefill_worker")
     os.killpg(prefill.pid, signal.SIGKILL)
     started = time.monotonic()
@@ -104,7 +85,7 @@ def test_without_a_prefill_worker_a_request_waits_out_the_prefill_timeout_and_fa
 
 
 def test_with_two_prefill_workers_losing_one_costs_nothing_later(tmp_path, request):
-    deployment = launch(fast_copy(tmp_path, "disagg-p2-d1", prefill_restart="never"), tmp_path / "run", request.addfinalizer)
+    deployment = launched(fast_copy(tmp_path, "disagg-p2-d1", prefill_restart="never"), tmp_path / "run", request.addfinalizer)
     os.killpg(deployment.replicas_of("prefill_worker")[0].pid, signal.SIGKILL)
     statuses = [chat(deployment)[0] for _ in range(4)]
     assert statuses == [200, 200, 200, 200]
@@ -112,7 +93,7 @@ def test_with_two_prefill_workers_losing_one_costs_nothing_later(tmp_path, reque
 
 def test_prompts_queue_while_no_prefill_worker_takes_them_and_flow_once_one_is_back(tmp_path, request):
     spec = fast_copy(tmp_path, "disagg-p1-d1", prefill_timeout_s=QUEUED_PREFILL_TIMEOUT_S, prefill_restart_delay_s=3.0)
-    deployment = launch(spec, tmp_path / "run", request.addfinalizer)
+    deployment = launched(spec, tmp_path / "run", request.addfinalizer)
     (prefill,) = deployment.replicas_of("prefill_worker")
     os.killpg(prefill.pid, signal.SIGKILL)
     queued = gevent.spawn(chat, deployment)

@@ -12,7 +12,12 @@ import uuid
 import pytest
 
 from deployments.ports import free_port
-from tests.e2e.harness import LOCUSTFILE, kill_tagged, tagged_environment, tagged_processes
+from tests.e2e.harness import (
+    LOCUSTFILE,
+    kill_tagged,
+    tagged_environment,
+    tagged_processes,
+)
 
 pytestmark = pytest.mark.e2e
 

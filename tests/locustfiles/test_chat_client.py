@@ -11,7 +11,12 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
 from locustfiles.chat_client import REQUEST_NAME, ChatOutcome, send_chat
-from tests.locustfiles.misbehaving_server import SLOW_REST_S, TOKEN_GAP_S, MisbehavingServer, closed_port
+from tests.locustfiles.misbehaving_server import (
+    SLOW_REST_S,
+    TOKEN_GAP_S,
+    MisbehavingServer,
+    closed_port,
+)
 
 CHAT_PATH = "/v1/chat/completions"
 STREAM_REQUEST = {"model": "test-model", "messages": [{"role": "user", "content": "Say hello."}], "stream": True, "max_tokens": 16}

@@ -4,7 +4,6 @@ import pytest
 from locust.argument_parser import get_parser
 
 from faultsuite.errors import ConfigError
-
 from locustfiles.options import add_options
 from locustfiles.scenario import scenario_from_options
 
