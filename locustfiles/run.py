@@ -53,6 +53,7 @@ class FaultToleranceRun:
         self.load_started_at: float | None = None
         self.error: str | None = None
         self.dry_run_done = False
+        self.stopped = False
         self.summary: Summary | None = None
         self._writers: dict[int, RecordWriter] = {}
         self._finished: set[int] = set()
@@ -75,6 +76,8 @@ class FaultToleranceRun:
         except FaultSuiteError as exc:
             self.error = str(exc)
             log.error("launch failed: %s", exc)
+            return
+        if self.stopped:  # the run was stopped while the deployment came up: start nothing
             return
         if scenario.dry_run_failures is not None and self.deployment is not None:
             plan = "\n".join(describe_plan(self.deployment, scenario.dry_run_failures))
@@ -133,6 +136,7 @@ class FaultToleranceRun:
 
     def stop(self) -> Summary:
         """Stop chaos and the watcher, tear down, then write the summary from the records."""
+        self.stopped = True
         try:
             if self.scheduler is not None:
                 self.scheduler.stop()
