@@ -4,13 +4,14 @@ import time
 from pathlib import Path
 
 import gevent
+import psutil
 
 from deployments.launcher import Deployment
 from deployments.models import DeploymentSpec
 from faultsuite.clock import RunClock
 from reports.events import EventLog
 
-__all__ = ["EVENT_TIMEOUT_S", "eventually", "launched"]
+__all__ = ["EVENT_TIMEOUT_S", "eventually", "is_running", "launched"]
 
 EVENT_TIMEOUT_S = 5.0
 
@@ -33,3 +34,11 @@ def eventually(check, timeout_s: float = EVENT_TIMEOUT_S) -> bool:
             return True
         gevent.sleep(0.02)
     return bool(check())
+
+
+def is_running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

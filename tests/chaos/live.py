@@ -34,13 +34,6 @@ def scheduler_for(deployment: Deployment, *injections: Injection) -> FaultSchedu
     return FaultScheduler("test_failure", failure, deployment, deployment.events, deployment.events.clock)
 
 
-def is_running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def the_worker(deployment: Deployment) -> Replica:
     (worker,) = deployment.replicas_of("decode_worker")
     return worker

@@ -20,11 +20,10 @@ from tests.chaos.live import (
     engine_of,
     events_of_kind,
     fast_copy,
-    is_running,
     scheduler_for,
     the_worker,
 )
-from tests.live import EVENT_TIMEOUT_S, eventually, launched
+from tests.live import EVENT_TIMEOUT_S, eventually, is_running, launched
 
 WORKER = Target(role="decode_worker")
 ENGINE = Target(role="decode_worker", child="engine")

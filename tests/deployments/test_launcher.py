@@ -4,7 +4,6 @@ under a second; one test runs the shipped agg-dp1 with its engine death detected
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import gevent
@@ -17,6 +16,7 @@ from deployments.models import DEPLOYMENTS_DIR, DeploymentSpec, load_deployment
 from faultsuite.clock import RunClock
 from faultsuite.errors import LaunchError
 from reports.events import Event, EventLog
+from tests.live import EVENT_TIMEOUT_S, eventually, is_running
 
 # Scripts are command templates, so they hold no braces (a brace is a placeholder).
 
@@ -81,7 +81,6 @@ RESTART_DELAY_S = 0.5
 READY_TIMEOUT_S = 1
 TEARDOWN_GRACE_S = 1.0
 NO_RESTART_WAIT_S = 2.0
-EVENT_TIMEOUT_S = 5.0
 
 ENDPOINT = {
     "name": "endpoint",
@@ -156,22 +155,6 @@ def launch(tmp_path, request):
         return deployment
 
     return make
-
-
-def is_running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def eventually(check, timeout_s: float = EVENT_TIMEOUT_S) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        gevent.sleep(0.05)
-    return check()
 
 
 def events_of(deployment: Deployment, kind: str, component: str) -> list[Event]:
