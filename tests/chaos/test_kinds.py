@@ -168,6 +168,18 @@ def test_a_storm_kills_the_same_role_again_each_time_it_is_back(fresh_dp1):
     assert second.scheduled_offset_s - first.scheduled_offset_s == pytest.approx(1.5)
 
 
+def test_one_failure_fires_several_injections_each_at_its_own_time(fresh_dp1):
+    engine = Target(role="decode_worker", child="engine")
+    frontend = Target(role="frontend")
+    scheduler = scheduler_for(fresh_dp1, SignalInjection(at_s=0.2, target=engine), SignalInjection(at_s=0.6, target=frontend))
+    origin = fresh_dp1.events.clock.offset()
+    scheduler.start(origin)
+    assert eventually(lambda: len(events_of_kind(fresh_dp1, "fault")) == 2)
+    first, second = events_of_kind(fresh_dp1, "fault")
+    assert (first.component, "engine child" in first.detail, second.component) == ("decode_worker", True, "frontend")
+    assert (first.scheduled_offset_s - origin, second.scheduled_offset_s - origin) == (pytest.approx(0.2), pytest.approx(0.6))
+
+
 # -- a new kind -------------------------------------------------------------------------------
 
 
