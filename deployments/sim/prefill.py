@@ -16,7 +16,7 @@ import urllib.request  # noqa: E402
 
 import gevent  # noqa: E402
 
-from deployments.sim.wire import base_arguments, json_response, serve  # noqa: E402
+from deployments.sim.wire import PeerUnavailable, base_arguments, json_response, post_json, serve  # noqa: E402
 
 __all__ = ["main"]
 
@@ -45,16 +45,14 @@ def take_and_prefill(queue_url: str, prefill_ms_per_token: float) -> None:
 
 def post(queue_url: str, verb: str, item_id: str) -> bool:
     """POST /claim or /done for one item; False if the queue refused or could not be reached."""
-    request = urllib.request.Request(
-        f"{queue_url}/{verb}", data=json.dumps({"id": item_id}).encode(), headers={"Content-Type": "application/json"}
-    )
     try:
-        urllib.request.urlopen(request, timeout=5).close()
+        post_json(f"{queue_url}/{verb}", {"id": item_id}, timeout_s=5)
         return True
-    except urllib.error.HTTPError as exc:
-        log.info("%s of item %s refused: HTTP %s (abandoned or lease expired)", verb, item_id, exc.code)
-    except (OSError, urllib.error.URLError) as exc:
-        log.warning("%s of item %s failed: %s", verb, item_id, exc)
+    except PeerUnavailable as exc:
+        if exc.status is not None:
+            log.info("%s of item %s refused (abandoned or lease expired): %s", verb, item_id, exc)
+        else:
+            log.warning("%s of item %s failed: %s", verb, item_id, exc)
     return False
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "get_json",
     "json_response",
     "open_generation",
+    "post_json",
     "read_json_lines",
     "serve",
 ]
@@ -131,20 +132,32 @@ def read_json_lines(response: http.client.HTTPResponse) -> Iterator[dict]:
             yield json.loads(line)
 
 
-def get_json(url: str, timeout_s: float = 1.0) -> dict:
-    """GET a JSON document; raises PeerUnavailable on any failure, including non-200."""
+def _call_json(method: str, url: str, body: dict | None, timeout_s: float) -> dict:
     conn, path = _connection(url, read_timeout=timeout_s)
     try:
-        conn.request("GET", path)
+        payload = None if body is None else json.dumps(body)
+        headers = {} if body is None else {"Content-Type": "application/json"}
+        conn.request(method, path, body=payload, headers=headers)
         response = conn.getresponse()
-        body = response.read()
+        answer = response.read()
         if response.status != 200:
-            raise PeerUnavailable(f"{url}: HTTP {response.status}", response.status)
-        return json.loads(body)
+            detail = answer[:300].decode("utf-8", errors="replace")
+            raise PeerUnavailable(f"{url}: HTTP {response.status} {detail}".rstrip(), response.status)
+        return json.loads(answer)
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise PeerUnavailable(f"{url}: {exc}") from exc
     finally:
         conn.close()
+
+
+def get_json(url: str, timeout_s: float = 1.0) -> dict:
+    """GET a JSON document; raises PeerUnavailable on any failure, including non-200."""
+    return _call_json("GET", url, None, timeout_s)
+
+
+def post_json(url: str, body: dict, timeout_s: float) -> dict:
+    """POST a JSON body and return the JSON answer; raises PeerUnavailable like `get_json`."""
+    return _call_json("POST", url, body, timeout_s)
 
 
 class HealthPoller:

@@ -28,15 +28,13 @@ import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
 from typing import Iterator, Literal  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.queue import Queue  # noqa: E402
 
 from deployments.lifetime import die_with_parent  # noqa: E402
-from deployments.sim.wire import NDJSON_HEADERS, base_arguments, json_response, serve  # noqa: E402
+from deployments.sim.wire import NDJSON_HEADERS, PeerUnavailable, base_arguments, json_response, post_json, serve  # noqa: E402
 
 __all__ = ["main"]
 
@@ -128,18 +126,13 @@ class RemotePrefill:
 
     def __call__(self, prompt_tokens: int) -> str | None:
         """None once the prompt is prefilled; the reason when it was not."""
-        request = urllib.request.Request(
-            f"{self.queue_url}/prefill",
-            data=json.dumps({"prompt_tokens": prompt_tokens, "timeout_s": self.timeout_s}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
+        body = {"prompt_tokens": prompt_tokens, "timeout_s": self.timeout_s}
         try:
-            urllib.request.urlopen(request, timeout=self.timeout_s + 5).close()
+            post_json(f"{self.queue_url}/prefill", body, timeout_s=self.timeout_s + 5)
             return None
-        except urllib.error.HTTPError as exc:
-            return f"remote prefill failed: HTTP {exc.code} {exc.read(300).decode(errors='replace')}"
-        except (OSError, urllib.error.URLError) as exc:
-            return f"remote prefill failed: {exc}"
+        except PeerUnavailable as exc:
+            status = "" if exc.status is None else f"HTTP {exc.status} from "
+            return f"remote prefill failed: {status}{exc}"
 
 
 def generation(engine: EngineClient, prefill: RemotePrefill | None, prompt_tokens: int, max_tokens: int) -> Iterator[dict]:
