@@ -9,6 +9,8 @@ from reports.events import EventKind, EventLog
 
 __all__ = ["FaultContext"]
 
+SCOPE_DETAIL = {"group": "process group", "leader": "its own process only", "child": "{child} child"}
+
 
 @dataclass(frozen=True)
 class FaultContext:
@@ -17,7 +19,7 @@ class FaultContext:
     scheduled_offset_s: float | None = None
 
     def send(self, target: SignalTarget, sig: signal.Signals, kind: EventKind = "fault", at_teardown: bool = False) -> str:
-        """Signal the target (its whole process group, or the one child), record an event
+        """Signal the target (its whole process group, or the one process), record an event
         with the outcome, and return the outcome: `delivered` or `process gone`.
 
         `at_teardown` marks a signal sent because the run is ending, not on schedule: its
@@ -38,6 +40,6 @@ class FaultContext:
             signal=sig.name,
             outcome=outcome,
             scheduled_offset_s=self.scheduled_offset_s,
-            detail="teardown" if at_teardown else f"failure {self.failure_name}: " + (f"{target.child} child" if target.child else "process group"),
+            detail="teardown" if at_teardown else f"failure {self.failure_name}: {SCOPE_DETAIL[target.scope].format(child=target.child)}",
         )
         return outcome

@@ -36,9 +36,21 @@ class Target(StrictModel):
 
     role: str
     child: str | None = None
+    leader_only: bool = Field(
+        default=False,
+        description="signal only the replica's own process, not its process group: its children live on as orphans",
+    )
+
+    @model_validator(mode="after")
+    def _leader_only_needs_no_child(self) -> "Target":
+        if self.leader_only and self.child is not None:
+            raise ValueError("leader_only applies to a component's own process; it cannot be combined with child")
+        return self
 
     def describe(self) -> str:
-        return self.role if self.child is None else f"{self.child} child of {self.role}"
+        if self.child is not None:
+            return f"{self.child} child of {self.role}"
+        return f"{self.role} (its own process only)" if self.leader_only else self.role
 
 
 class Repeat(StrictModel):

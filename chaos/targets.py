@@ -20,11 +20,11 @@ __all__ = ["Resolution", "SignalTarget", "resolve"]
 
 @dataclass(frozen=True)
 class SignalTarget:
-    """One thing to signal: a replica's whole process group, or one child process in it."""
+    """One thing to signal: a replica's whole process group, its leader alone, or one child."""
 
     replica: Replica
     pid: int
-    scope: Literal["group", "child"]
+    scope: Literal["group", "leader", "child"]
     child: str | None = None
 
 
@@ -62,7 +62,8 @@ def resolve(deployment: Deployment, injection: Injection) -> Resolution:
 
     live = [r for r in deployment.replicas_of(target.role) if r.process is not None and r.process.alive()]
     if target.child is None:
-        candidates = [SignalTarget(r, r.process.pid, "group") for r in live]  # type: ignore[union-attr]
+        scope = "leader" if target.leader_only else "group"
+        candidates = [SignalTarget(r, r.process.pid, scope) for r in live]  # type: ignore[union-attr]
     else:
         pattern = re.compile(component.children[target.child].match)
         candidates = []

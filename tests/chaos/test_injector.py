@@ -103,6 +103,11 @@ def test_a_role_resolves_to_the_process_group_of_its_replica(dp1):
     assert [(t.pid, t.scope) for t in resolution.targets] == [(the_worker(dp1).pid, "group")]
 
 
+def test_leader_only_resolves_to_the_replica_process_alone(dp1):
+    resolution = resolve(dp1, SignalInjection(at_s=0, target=Target(role="decode_worker", leader_only=True)))
+    assert [(t.pid, t.scope) for t in resolution.targets] == [(the_worker(dp1).pid, "leader")]
+
+
 def test_a_child_role_resolves_to_the_matching_child_of_the_replica(dp1):
     resolution = resolve(dp1, KILL_ENGINE)
     engine = engine_of(the_worker(dp1))

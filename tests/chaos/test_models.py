@@ -99,3 +99,13 @@ def test_a_duplicate_alias_is_rejected(tmp_path):
 def test_a_count_of_zero_is_rejected(tmp_path):
     path, message = rejection(tmp_path, ZERO_COUNT)
     assert message == f"{path}: failures.slow_worker.injections.0.count: input should be greater than or equal to 1"
+
+
+def test_leader_only_with_a_child_is_rejected(tmp_path):
+    path, message = rejection(tmp_path, """\
+failures:
+  odd:
+    injections:
+      - {at_s: 1, target: {role: decode_worker, child: engine, leader_only: true}}
+""")
+    assert str(path) in message and "leader_only" in message and "\n" not in message
