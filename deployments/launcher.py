@@ -7,7 +7,8 @@ per replica notices its exit, and restarts it per its restart policy after `dela
 same port. Every launch, exit, restart and ready is an event with pid and outcome.
 
 `Deployment.down()` stops the supervisors, SIGTERMs every replica's process group, waits up
-to a grace period, then SIGKILLs what is left, including descendants that left the group.
+to a grace period, then SIGKILLs what is left, including descendants that left the group and orphans of
+replicas that were killed alone or restarted (see `deployments.inventory`).
 """
 
 import json
@@ -25,6 +26,7 @@ from typing import Literal
 import gevent
 import psutil
 
+from deployments.inventory import ProcessInventory
 from deployments.models import Component, DeploymentSpec, HttpProbe
 from deployments.ports import free_port
 from deployments.probes import probe_once, wait_until
@@ -93,6 +95,7 @@ class Deployment:
             for component in spec.components
             for index in range(component.replicas)
         ]
+        self.inventory = ProcessInventory(self)
         self._urls = {
             role: ",".join(f"http://{host}:{r.port}" for r in self.replicas if r.role == role) for role in spec.roles
         }
@@ -235,6 +238,8 @@ class Deployment:
         started = [r for r in self.replicas if r.process is not None]
         alive = [r for r in started if r.process.alive()]  # type: ignore[union-attr]
         members = {r.name: r.process.group_members() for r in started}  # type: ignore[union-attr]
+        # Left behind by replicas killed alone or restarted: no current group holds them.
+        orphans = self.inventory.orphans()
         # Every started group is signalled: a dead leader's children may still hold it.
         for replica in started:
             if replica.process.signal_group(signal.SIGTERM):  # type: ignore[union-attr]
@@ -255,4 +260,11 @@ class Deployment:
                 proc.kill()
             except psutil.NoSuchProcess:
                 continue
+        for orphan in orphans:
+            try:
+                orphan.process.kill()
+            except psutil.NoSuchProcess:
+                continue
+            leftovers.append(orphan.process)
+            self.events.emit("stop", component=orphan.component, replica=orphan.replica, pid=orphan.pid, signal="SIGKILL", outcome="delivered", detail=f"orphan of pid {orphan.leader_pid}")
         psutil.wait_procs(leftovers, timeout=grace_s)

@@ -1,0 +1,87 @@
+"""Every process of a launched deployment, including those its killed replicas left behind.
+
+A replica's processes are its current leader and the leader's descendants. Once seen, a
+process stays known: when its leader is gone (killed alone, or replaced by a restart) and it
+still runs, it is an orphan of that replica. Orphans are what keep GPU memory after a fault,
+so the samplers report them and teardown ends them.
+
+A descendant started and orphaned between two snapshots is never seen; snapshots are taken
+by the samplers every second and by teardown.
+"""
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import psutil
+
+if TYPE_CHECKING:
+    from deployments.launcher import Deployment, Replica
+
+__all__ = ["ProcessInventory", "TrackedProcess"]
+
+
+@dataclass(frozen=True)
+class TrackedProcess:
+    """One process of the deployment. `role` is "main" for a replica's own process, a child
+    role of the deployment file ("engine") for a matching descendant, else "child"."""
+
+    process: psutil.Process
+    component: str
+    replica: int
+    role: str
+    leader_pid: int  # the replica's leader when this process was seen: its process group id
+    orphan: bool = False  # that leader is gone (killed alone, or replaced by a restart)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def instance(self) -> str:
+        """`decode_worker_1`, as in the replica's log directory and events."""
+        return f"{self.component}_{self.replica}"
+
+
+class ProcessInventory:
+    """Snapshots of a deployment's processes. One per deployment; not thread-safe (greenlets)."""
+
+    def __init__(self, deployment: "Deployment"):
+        self.deployment = deployment
+        self._known: dict[int, TrackedProcess] = {}
+        self._child_patterns = {
+            component.name: [(role, re.compile(child.match)) for role, child in component.children.items()]
+            for component in deployment.spec.components
+        }
+
+    def _role_of(self, component: str, process: psutil.Process) -> str:
+        try:
+            cmdline = " ".join(process.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return "child"
+        return next((role for role, pattern in self._child_patterns[component] if pattern.search(cmdline)), "child")
+
+    def _members(self, replica: "Replica") -> list[TrackedProcess]:
+        if replica.process is None:
+            return []
+        tracked = []
+        for position, process in enumerate(replica.process.group_members()):
+            known = self._known.get(process.pid)
+            if known is not None and known.process == process and known.leader_pid == replica.process.pid:
+                tracked.append(known)  # the same psutil object keeps cpu_percent's baseline
+                continue
+            role = "main" if position == 0 else self._role_of(replica.role, process)
+            tracked.append(TrackedProcess(process, replica.role, replica.index, role, replica.process.pid))
+        return tracked
+
+    def snapshot(self) -> list[TrackedProcess]:
+        """The deployment's live processes now, orphans included, by (component, replica, pid)."""
+        current = {t.pid: t for replica in self.deployment.replicas for t in self._members(replica)}
+        for pid, known in self._known.items():
+            if pid not in current and known.process.is_running():
+                current[pid] = known if known.orphan else replace(known, orphan=True)
+        self._known = current
+        return sorted(current.values(), key=lambda t: (t.component, t.replica, t.pid))
+
+    def orphans(self) -> list[TrackedProcess]:
+        return [t for t in self.snapshot() if t.orphan]
