@@ -12,10 +12,10 @@ import urllib.request
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import gevent
 from prometheus_client.parser import text_string_to_metric_families
 
 from faultsuite.clock import RunClock
+from reports.sampling import CsvSampler
 
 __all__ = ["MetricNames", "Watcher", "WatcherSample", "parse_metrics", "read_samples"]
 
@@ -54,8 +54,10 @@ def parse_metrics(text: str, names: MetricNames) -> tuple[float | None, float | 
     return totals[0], totals[1]
 
 
-class Watcher:
-    """Scrapes `url` every `interval_s` in a greenlet, appending rows as they are taken."""
+class Watcher(CsvSampler):
+    """Scrapes `url` every `interval_s`, appending one row per scrape."""
+
+    columns = COLUMNS
 
     def __init__(
         self,
@@ -66,16 +68,12 @@ class Watcher:
         interval_s: float = 0.5,
         timeout_s: float = 2.0,
     ):
+        super().__init__(path, clock, interval_s)
         self.url = url
         self.names = names
-        self.path = path
-        self.clock = clock
-        self.interval_s = interval_s
         self.timeout_s = timeout_s
-        self._greenlet: gevent.Greenlet | None = None
 
-    def sample_once(self) -> WatcherSample:
-        wall, offset = self.clock.stamp()
+    def scrape(self, wall: float, offset: float) -> WatcherSample:
         try:
             with urllib.request.urlopen(self.url, timeout=self.timeout_s) as response:
                 text = response.read().decode("utf-8", errors="replace")
@@ -85,33 +83,9 @@ class Watcher:
             return WatcherSample(wall, offset, up=False)
         return WatcherSample(wall, offset, True, pending, active)
 
-    def _run(self) -> None:
-        with self.path.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(COLUMNS)
-            next_at = self.clock.offset()
-            while True:
-                s = self.sample_once()
-                writer.writerow(
-                    [
-                        f"{s.time:.6f}",
-                        f"{s.offset_s:.6f}",
-                        int(s.up),
-                        "" if s.pending_requests is None else s.pending_requests,
-                        "" if s.active_workers is None else s.active_workers,
-                    ]
-                )
-                out.flush()
-                next_at += self.interval_s
-                gevent.sleep(max(0.0, next_at - self.clock.offset()))
-
-    def start(self) -> None:
-        self._greenlet = gevent.spawn(self._run)
-
-    def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill()
-            self._greenlet = None
+    def sample(self, wall: float, offset: float) -> list[tuple]:
+        s = self.scrape(wall, offset)
+        return [(s.time, s.offset_s, s.up, s.pending_requests, s.active_workers)]
 
 
 def read_samples(path: Path) -> list[WatcherSample]:
