@@ -43,6 +43,14 @@ class TrackedProcess:
         return f"{self.component}_{self.replica}"
 
 
+def _alive(process: psutil.Process) -> bool:
+    """Running, and not a zombie: a killed child waits a moment to be reaped, and is no orphan."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 class ProcessInventory:
     """Snapshots of a deployment's processes. One per deployment; not thread-safe (greenlets)."""
 
@@ -66,6 +74,8 @@ class ProcessInventory:
             return []
         tracked = []
         for position, process in enumerate(replica.process.group_members()):
+            if not _alive(process):
+                continue  # dead, waiting to be reaped: nothing to sample, nothing to end
             known = self._known.get(process.pid)
             if known is not None and known.process == process and known.leader_pid == replica.process.pid:
                 tracked.append(known)  # the same psutil object keeps cpu_percent's baseline
@@ -78,7 +88,7 @@ class ProcessInventory:
         """The deployment's live processes now, orphans included, by (component, replica, pid)."""
         current = {t.pid: t for replica in self.deployment.replicas for t in self._members(replica)}
         for pid, known in self._known.items():
-            if pid not in current and known.process.is_running():
+            if pid not in current and _alive(known.process):
                 current[pid] = known if known.orphan else replace(known, orphan=True)
         self._known = current
         return sorted(current.values(), key=lambda t: (t.component, t.replica, t.pid))
