@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import psutil
 
+from deployments.process import running
+
 if TYPE_CHECKING:
     from deployments.launcher import Deployment, Replica
 
@@ -43,14 +45,6 @@ class TrackedProcess:
         return f"{self.component}_{self.replica}"
 
 
-def _alive(process: psutil.Process) -> bool:
-    """Running, and not a zombie: a killed child waits a moment to be reaped, and is no orphan."""
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 class ProcessInventory:
     """Snapshots of a deployment's processes. One per deployment; not thread-safe (greenlets)."""
 
@@ -74,7 +68,7 @@ class ProcessInventory:
             return []
         tracked = []
         for position, process in enumerate(replica.process.group_members()):
-            if not _alive(process):
+            if not running([process]):
                 continue  # dead, waiting to be reaped: nothing to sample, nothing to end
             known = self._known.get(process.pid)
             if known is not None and known.process == process and known.leader_pid == replica.process.pid:
@@ -88,7 +82,7 @@ class ProcessInventory:
         """The deployment's live processes now, orphans included, by (component, replica, pid)."""
         current = {t.pid: t for replica in self.deployment.replicas for t in self._members(replica)}
         for pid, known in self._known.items():
-            if pid not in current and _alive(known.process):
+            if pid not in current and running([known.process]):
                 current[pid] = known if known.orphan else replace(known, orphan=True)
         self._known = current
         return sorted(current.values(), key=lambda t: (t.component, t.replica, t.pid))

@@ -26,11 +26,11 @@ from typing import Literal
 import gevent
 import psutil
 
-from deployments.inventory import ProcessInventory
+from deployments.inventory import ProcessInventory, TrackedProcess
 from deployments.models import Component, DeploymentSpec, HttpProbe
 from deployments.ports import free_port
 from deployments.probes import probe_once, wait_until
-from deployments.process import ReplicaProcess, describe_returncode
+from deployments.process import ReplicaProcess, describe_returncode, running
 from faultsuite.errors import LaunchError
 from reports.events import EventLog
 
@@ -68,18 +68,6 @@ class Replica:
         return self.process.pid if self.process else None
 
 
-def running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those still running: not gone, not reused pids, not zombies waiting to be reaped."""
-    alive = []
-    for proc in processes:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
-
-
 class Deployment:
     """A launched deployment graph; logs under `run_dir/<replica>/`, events into `events`."""
 
@@ -90,6 +78,7 @@ class Deployment:
         self.host = host
         self.startup_time_s: float | None = None
         self._stopping = False
+        self._down = False
         self.replicas: list[Replica] = [
             Replica(component, index, free_port(host), run_dir / (component.name if component.replicas == 1 else f"{component.name}_{index}"))
             for component in spec.components
@@ -208,6 +197,14 @@ class Deployment:
             raise LaunchError(f"warm-up request to {url} did not succeed within {timeout_s:g} s: {last_error}")
         self.events.emit("warmup", outcome="ok")
 
+    def _signal_orphan(self, orphan: TrackedProcess, sig: signal.Signals) -> None:
+        try:
+            orphan.process.send_signal(sig)
+            outcome = "delivered"
+        except psutil.NoSuchProcess:
+            outcome = "process gone"  # its group's signal got there first
+        self.events.emit("stop", component=orphan.component, replica=orphan.replica, pid=orphan.pid, signal=sig.name, outcome=outcome, detail=f"orphan of pid {orphan.leader_pid}")
+
     def _supervise(self, replica: Replica) -> None:
         while True:
             process = replica.process
@@ -232,18 +229,23 @@ class Deployment:
             self._await_ready(replica)
 
     def down(self, grace_s: float = 5.0) -> None:
-        """Stop supervising, then end every replica's process group: SIGTERM, then SIGKILL."""
-        self._stopping = True
+        """Stop supervising, then end every replica's process group and every orphan:
+        SIGTERM, then SIGKILL. A second call does nothing."""
+        if self._down:
+            return
+        self._down = self._stopping = True
         gevent.killall([r.supervisor for r in self.replicas if r.supervisor is not None])
         started = [r for r in self.replicas if r.process is not None]
         alive = [r for r in started if r.process.alive()]  # type: ignore[union-attr]
         members = {r.name: r.process.group_members() for r in started}  # type: ignore[union-attr]
-        # Left behind by replicas killed alone or restarted: no current group holds them.
+        # Left behind by replicas killed alone or restarted: no current group may hold them.
         orphans = self.inventory.orphans()
         # Every started group is signalled: a dead leader's children may still hold it.
         for replica in started:
             if replica.process.signal_group(signal.SIGTERM):  # type: ignore[union-attr]
                 self.events.emit("stop", component=replica.role, replica=replica.index, pid=replica.pid, signal="SIGTERM", outcome="delivered")
+        for orphan in orphans:
+            self._signal_orphan(orphan, signal.SIGTERM)
         wait_until(lambda: not any(r.process.alive() for r in alive), grace_s, interval_s=0.05)  # type: ignore[union-attr]
         for replica in started:
             if running(members[replica.name]) and replica.process.signal_group(signal.SIGKILL):  # type: ignore[union-attr]
@@ -261,10 +263,7 @@ class Deployment:
             except psutil.NoSuchProcess:
                 continue
         for orphan in orphans:
-            try:
-                orphan.process.kill()
-            except psutil.NoSuchProcess:
-                continue
-            leftovers.append(orphan.process)
-            self.events.emit("stop", component=orphan.component, replica=orphan.replica, pid=orphan.pid, signal="SIGKILL", outcome="delivered", detail=f"orphan of pid {orphan.leader_pid}")
+            if running([orphan.process]):
+                self._signal_orphan(orphan, signal.SIGKILL)
+                leftovers.append(orphan.process)
         psutil.wait_procs(leftovers, timeout=grace_s)

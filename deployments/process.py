@@ -15,7 +15,7 @@ import psutil
 
 from deployments.lifetime import die_with_parent
 
-__all__ = ["ReplicaProcess", "describe_returncode"]
+__all__ = ["ReplicaProcess", "describe_returncode", "running"]
 
 
 def describe_returncode(returncode: int) -> str:
@@ -26,6 +26,18 @@ def describe_returncode(returncode: int) -> str:
         except ValueError:
             return f"killed by signal {-returncode}"
     return f"exit code {returncode}"
+
+
+def running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running: not gone, not reused pids, not zombies waiting to be reaped."""
+    alive = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
 
 
 def _size(path: Path) -> int:

@@ -1,16 +1,18 @@
 """One fault-tolerance run, from test start to test stop, and the controller that holds it.
 
-    test_start: results dir → Deployment.up() (startup time) → watcher → fault timer
+    test_start: results dir, run.json → Deployment.up() (startup time) → watcher, process and
+                GPU samplers → fault timer
     clients:    register, send, record each request as it completes
-    test_stop:  fault timer and watcher stop → Deployment.down() → summary and files
+    test_stop:  fault timer and samplers stop → Deployment.down() → summary and reports
 
-The report is written even when the run failed or was interrupted: whatever was recorded is
-on disk, and the summary is computed from it.
+The reports are written even when the run failed or was interrupted: whatever was recorded is
+on disk, and they are built from it (`reports.render`, as `python -m reports` does).
 """
 
 import logging
 import time
 import weakref
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -20,11 +22,16 @@ from deployments.launcher import Deployment
 from faultsuite.clock import RunClock
 from faultsuite.errors import FaultSuiteError
 from locustfiles.scenario import Scenario
-from reports.events import EventLog, read_events
-from reports.records import RecordWriter, RequestRecord, read_records, write_requests_csv
-from reports.results import summary_markdown, write_summary
-from reports.summary import Summary, compute_summary
-from reports.watcher import MetricNames, Watcher, read_samples
+from reports.events import EventLog
+from reports.gpu import GpuSampler
+from reports.manifest import RunManifest, write_manifest
+from reports.processes import ProcessSampler
+from reports.records import RecordWriter, RequestRecord
+from reports.render import render_run
+from reports.results import summary_markdown
+from reports.sampling import CsvSampler
+from reports.summary import Summary
+from reports.watcher import MetricNames, Watcher
 
 __all__ = ["FaultToleranceRun", "RunController", "controller_of", "controllers"]
 
@@ -37,7 +44,7 @@ def default_run_dir(scenario: Scenario) -> Path:
 
 
 class FaultToleranceRun:
-    """Owns one run's clock, results directory, deployment, chaos, watcher and records."""
+    """Owns one run's clock, results directory, manifest, deployment, chaos, samplers and records."""
 
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
@@ -45,8 +52,16 @@ class FaultToleranceRun:
         self.run_dir = scenario.results_dir or default_run_dir(scenario)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.events = EventLog(self.run_dir / "events.csv", self.clock)
+        self.manifest = RunManifest(
+            deployment=scenario.deployment_name,
+            failure=scenario.failure_name,
+            sla_latency_s=scenario.load.sla_latency_s,
+            started_at=self.clock.wall_origin,
+            load=asdict(scenario.load),
+        )
+        write_manifest(self.manifest, self.run_dir)
         self.deployment: Deployment | None = None
-        self.watcher: Watcher | None = None
+        self.samplers: list[CsvSampler] = []
         self.scheduler: FaultScheduler | None = None
         self.endpoint = scenario.host
         self.startup_time_s: float | None = None
@@ -64,7 +79,7 @@ class FaultToleranceRun:
     # -- start -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Launch (or attach), then start the watcher and the fault timer. Never raises."""
+        """Launch (or attach), then start the samplers and the fault timer. Never raises."""
         scenario = self.scenario
         log.info("run %s × %s into %s", scenario.deployment_name, scenario.failure_name, self.run_dir)
         try:
@@ -76,7 +91,9 @@ class FaultToleranceRun:
         except FaultSuiteError as exc:
             self.error = str(exc)
             log.error("launch failed: %s", exc)
+            self._update_manifest(error=self.error)
             return
+        self._update_manifest(startup_time_s=self.startup_time_s)
         if self.stopped:  # the run was stopped while the deployment came up: start nothing
             return
         if scenario.dry_run_failures is not None and self.deployment is not None:
@@ -85,19 +102,30 @@ class FaultToleranceRun:
             print(f"\n{plan}\n", flush=True)
             self.dry_run_done = True
             return
-        self._start_watcher()
+        self._start_samplers()
         self.load_started_at = self.clock.offset()
         if self.deployment is not None:
             self.scheduler = FaultScheduler(scenario.failure_name, scenario.failure, self.deployment, self.events, self.clock)
             self.scheduler.start(self.load_started_at)
 
-    def _start_watcher(self) -> None:
-        spec = self.scenario.deployment
-        if self.deployment is None or spec is None or spec.metrics is None or self.deployment.metrics_url is None:
-            return
-        names = MetricNames(pending=spec.metrics.pending, active_workers=spec.metrics.active_workers)
-        self.watcher = Watcher(self.deployment.metrics_url, names, self.run_dir / "watcher.csv", self.clock)
-        self.watcher.start()
+    def _update_manifest(self, **changes) -> None:
+        self.manifest = self.manifest.updated(**changes)
+        write_manifest(self.manifest, self.run_dir)
+
+    def _start_samplers(self) -> None:
+        """The watcher (when the deployment has metrics), and the process and GPU samplers."""
+        spec, deployment = self.scenario.deployment, self.deployment
+        inventory = deployment.inventory if deployment is not None else None
+        if deployment is not None and spec is not None and spec.metrics is not None and deployment.metrics_url is not None:
+            names = MetricNames(pending=spec.metrics.pending, active_workers=spec.metrics.active_workers)
+            self.samplers.append(Watcher(deployment.metrics_url, names, self.run_dir / "watcher.csv", self.clock))
+        if inventory is not None:
+            self.samplers.append(ProcessSampler(inventory, self.run_dir / "processes.csv", self.clock))
+        gpu = GpuSampler(self.run_dir / "gpu.csv", self.clock, inventory)
+        self.samplers.append(gpu)
+        for sampler in self.samplers:
+            sampler.start()
+        self._update_manifest(gpu_note=gpu.note)
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -135,40 +163,31 @@ class FaultToleranceRun:
     # -- stop ------------------------------------------------------------------------------
 
     def stop(self) -> Summary:
-        """Stop chaos and the watcher, tear down, then write the summary from the records."""
+        """Stop chaos and the samplers, tear down, then write the summary and reports."""
         self.stopped = True
         try:
             if self.scheduler is not None:
                 self.scheduler.stop()
-            if self.watcher is not None:
-                self.watcher.stop()
+            for sampler in self.samplers:
+                sampler.stop()
             if self.deployment is not None:
                 self.deployment.down()
         finally:
             for writer in self._writers.values():
                 writer.close()
             self.events.close()
+            self._update_manifest(ended_at=self.clock.wall())
             self.summary = self._write_reports()
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
         return self.summary
 
     def _write_reports(self) -> Summary:
-        records = read_records(self.run_dir)
-        write_requests_csv(records, self.run_dir / "requests.csv")
-        summary = compute_summary(
-            failure=self.scenario.failure_name,
-            records=records,
-            events=read_events(self.run_dir / "events.csv"),
-            samples=read_samples(self.run_dir / "watcher.csv"),
-            startup_time_s=self.startup_time_s,
-            sla_latency_s=self.scenario.load.sla_latency_s,
-        )
-        write_summary(summary, self.run_dir)
-        log.info("summary written to %s", self.run_dir)
+        summary = render_run(self.run_dir).summary
+        log.info("summary and report written to %s", self.run_dir)
         if not self.dry_run_done:
             table = summary_markdown([summary.row()], title=f"{self.scenario.deployment_name} × {self.scenario.failure_name}")
-            print(f"\n{table}\nResults: {self.run_dir}\n", flush=True)
+            print(f"\n{table}\nResults: {self.run_dir}\nReport:  {self.run_dir / 'report.html'}\n", flush=True)
         return summary
 
 

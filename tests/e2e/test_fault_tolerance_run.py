@@ -1,5 +1,7 @@
 """Real runs of the CLI against the embedded graph: launch, load, kill, restart, summary, teardown."""
 
+import csv
+import json
 import signal
 import subprocess
 import time
@@ -10,6 +12,7 @@ import yaml
 
 from deployments.models import DEPLOYMENTS_DIR
 from deployments.sim.engine import EngineTiming, expected_latency_s
+from tests.browser import open_report
 from tests.e2e.harness import (
     engine_timing,
     kill_tagged,
@@ -27,6 +30,8 @@ LATENCY_TOLERANCE = 0.20
 SUMMARY_HEADER = "Failure,Startup Time,Success,Failed,Latency Before,Latency After,Pending Before,Pending After,Violations Before,Violations After,Recovery Time"
 
 AGG_DP4_RUN = ("--deployment", "agg-dp4", "--failure", "decode_worker", "--clients", "8", "--requests-per-client", "20", "--fault-at", "4")
+#: Locust's own reports, asked for beside ours: they must keep working.
+LOCUST_REPORTS = ("--csv", "locust", "--html", "locust.html")
 AGG_DP1_WORKER_KILL = ("--deployment", "agg-dp1", "--failure", "decode_worker", "--clients", "4", "--requests-per-client", "16", "--fault-at", "2")
 AGG_DP1_ENGINE_KILL = (
     "--deployment", "agg-dp1", "--failure", "vllm_worker", "--clients", "2", "--requests-per-client", "6",
@@ -36,7 +41,7 @@ AGG_DP1_ENGINE_KILL = (
 
 @pytest.fixture(scope="module")
 def agg_dp4_run(tmp_path_factory):
-    result = run_locust(tmp_path_factory.mktemp("agg-dp4"), *AGG_DP4_RUN)
+    result = run_locust(tmp_path_factory.mktemp("agg-dp4"), *AGG_DP4_RUN, *LOCUST_REPORTS)
     yield result
     kill_tagged(result.tag)
 
@@ -109,13 +114,67 @@ def test_the_fault_is_scheduled_from_the_moment_the_clients_start(agg_dp4_run):
 
 def test_the_results_directory_holds_the_run_files(agg_dp4_run):
     run_dir = agg_dp4_run.run_dir
-    for name in ("summary.csv", "summary.json", "summary.md", "requests.csv", "events.csv", "watcher.csv", "test.log.txt"):
+    for name in ("run.json", "summary.csv", "summary.json", "summary.md", "requests.csv", "events.csv", "watcher.csv", "processes.csv", "report.html", "test.log.txt"):
         assert (run_dir / name).is_file(), name
     for replica in ("frontend", "processor_0", "processor_1", "decode_worker_0", "decode_worker_3"):
         assert (run_dir / replica / "output.log").is_file(), replica
         assert (run_dir / replica / "error.log").is_file(), replica
     assert (run_dir / "summary.csv").read_text().splitlines()[0].startswith(SUMMARY_HEADER)
     assert len((run_dir / "requests.csv").read_text().splitlines()) == 161
+
+
+def test_locust_own_csv_and_html_reports_are_written_beside_ours(agg_dp4_run):
+    cwd = agg_dp4_run.run_dir.parent
+    stats = (cwd / "locust_stats.csv").read_text().splitlines()
+    assert stats[0].startswith("Type,Name,Request Count")
+    aggregated = next(line.split(",") for line in stats if line.startswith(",Aggregated,"))
+    assert int(aggregated[2]) > 0, stats
+    assert "<html" in (cwd / "locust.html").read_text().lower()
+
+
+def test_the_manifest_names_the_run_and_its_startup_time(agg_dp4_run):
+    manifest = json.loads((agg_dp4_run.run_dir / "run.json").read_text())
+    assert (manifest["deployment"], manifest["failure"]) == ("agg-dp4", "decode_worker")
+    assert "--failure decode_worker" in manifest["command"]
+    assert manifest["startup_time_s"] == pytest.approx(agg_dp4_run.summary["Startup Time"])
+    assert manifest["started_at"] < manifest["ended_at"]
+    assert manifest["load"]["clients"] == 8 and manifest["versions"]["locust"]
+
+
+def test_without_a_gpu_the_run_says_so_once_and_writes_no_gpu_csv(agg_dp4_run):
+    if (agg_dp4_run.run_dir / "gpu.csv").exists():
+        pytest.skip("this machine has an NVIDIA GPU: tests/gpu covers it")
+    note = json.loads((agg_dp4_run.run_dir / "run.json").read_text())["gpu_note"]
+    assert note.startswith("no GPU sampled: ")
+    log_lines = (agg_dp4_run.run_dir / "test.log.txt").read_text().splitlines()
+    assert [line for line in log_lines if "no GPU sampled" in line] == [line for line in log_lines if note in line]
+    assert len([line for line in log_lines if note in line]) == 1
+    assert "Traceback" not in agg_dp4_run.stderr
+    assert "No GPU sampled" in (agg_dp4_run.run_dir / "report.html").read_text()
+
+
+def test_the_process_sampler_follows_every_replica_and_the_replacement(agg_dp4_run):
+    with (agg_dp4_run.run_dir / "processes.csv").open(newline="") as src:
+        rows = list(csv.DictReader(src))
+    instances = {r["instance"] for r in rows}
+    assert {"frontend_0", "processor_0", "processor_1", "decode_worker_0", "decode_worker_3"} <= instances
+    assert {r["role"] for r in rows} == {"main", "engine"}
+    fault = next(e for e in agg_dp4_run.events if e["kind"] == "fault")
+    killed = f"{fault['component']}_{fault['replica']}"
+    leaders = {r["leader_pid"] for r in rows if r["instance"] == killed and r["role"] == "main"}
+    assert len(leaders) == 2, "the killed worker and its replacement"
+    assert all(float(r["rss_mib"]) > 1 for r in rows)
+    assert any(r["cpu_pct"] not in ("", "0") for r in rows)
+
+
+@pytest.mark.browser
+def test_the_report_opens_offline_in_chromium_with_every_chart_drawn(agg_dp4_run, tmp_path):
+    check = open_report(agg_dp4_run.run_dir / "report.html", screenshot=tmp_path / "report.png")
+    assert check.problems() == []
+    # Timeline, per-second outcomes, TTFT/ITL, watcher, process CPU and RSS; no GPU here.
+    assert len(check.canvases) == 6, [c.describe() for c in check.canvases]
+    assert check.blank_canvases == []
+    assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
 def test_the_watcher_samples_pending_requests_and_active_workers(agg_dp4_run):

@@ -62,9 +62,9 @@ def report_line(request):
 
 def pytest_terminal_summary(terminalreporter, config):
     tables: GroupTables | None = getattr(config, "ft_tables", None)
-    if tables is None or not tables.rows:
+    if tables is None or not tables.runs:
         return
     terminalreporter.section("fault-tolerance matrix")
-    for deployment in tables.rows:
+    for deployment in tables.runs:
         terminalreporter.write_line(tables.markdown(deployment))
     terminalreporter.write_line(f"runs and group tables: {tables.results}")

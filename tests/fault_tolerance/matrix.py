@@ -1,14 +1,14 @@
 """The fault-tolerance matrix: every deployment × failure, its load sizes, and its group tables."""
 
-import csv
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.models import load_catalogue
 from deployments.models import available_deployments
+from reports.render import render_group
 from reports.results import summary_markdown
-from reports.summary import ALL_COLUMNS, Value
+from reports.rundata import RunData, load_run
 
 __all__ = ["FULL", "REDUCED", "GroupTables", "LoadSize", "Progress", "matrix_pairs"]
 
@@ -54,29 +54,20 @@ def last_fault_at_s(failure: str, size: LoadSize) -> float:
 
 @dataclass
 class GroupTables:
-    """One table per deployment, rewritten after every run so it is always on disk."""
+    """One group per deployment: its table and `group_report.html`, rewritten after every run
+    so they are always on disk."""
 
     results: Path
     command: str
-    rows: dict[str, list[dict[str, Value]]] = field(default_factory=dict)
+    runs: dict[str, list[RunData]] = field(default_factory=dict)
 
-    def add(self, deployment: str, row: dict[str, Value]) -> None:
-        self.rows.setdefault(deployment, []).append(row)
-        self._write(deployment)
+    def add(self, deployment: str, run_dir: Path) -> None:
+        self.runs.setdefault(deployment, []).append(load_run(run_dir))
+        render_group(self.results / deployment, self.runs[deployment])
 
     def markdown(self, deployment: str) -> str:
         heading = f"## Test group: {deployment}\n\n`{self.command} -k {deployment}`\n\n"
-        return heading + summary_markdown(self.rows[deployment])
-
-    def _write(self, deployment: str) -> None:
-        folder = self.results / deployment
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "group_summary.md").write_text(self.markdown(deployment), encoding="utf-8")
-        with (folder / "group_summary.csv").open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(ALL_COLUMNS)
-            for row in self.rows[deployment]:
-                writer.writerow(["N/A" if row[c] is None else row[c] for c in ALL_COLUMNS])
+        return heading + summary_markdown([r.summary.row() for r in self.runs[deployment]])
 
 
 @dataclass

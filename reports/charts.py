@@ -1,0 +1,284 @@
+"""The data of the reports' charts: JSON-ready bundles that `reports/static/charts.js` draws.
+
+A bundle is:
+
+    {"span": [x0, x1],                   # the run's time span (offset s): every time chart's full view
+     "faults": [offset_s, ...],          # every delivered fault, drawn as a vertical line
+     "recovery": [start, end] | null,    # first fault → first fault + Recovery Time (end null: to the end)
+     "charts": {name: {"kind": "points" | "lines" | "bars", "x": [...], "x_label": str, "y_label": str,
+                       "y2_label": str (optional),
+                       "series": [{"label": str, "color": str (optional), "axis": "y2" (optional),
+                                   "data": [value | null, ...]}]}}}
+
+`x` ascends and every series has one value per `x` (null: no value there, a gap). Times are
+rounded to the millisecond. A chart with no value at all is left out of `charts`, and the page
+shows a sentence in its place. Chart names: `timeline` (x: request start offset, series
+success / failure latency in s, one point per request, downsampled to `max_points` when given),
+`throughput` (requests succeeded / failed per second of their end offset), `tokens` (TTFT and
+mean ITL in ms per request), `watcher` (pending requests, active workers), `gpu_util` and
+`gpu_memory` (per GPU, device rows), `process_cpu` and `process_rss` (per instance, orphans of an
+instance apart as "<instance> (orphans)").
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from reports.records import RequestRecord
+    from reports.rundata import RunData
+
+__all__ = ["GROUP_TIMELINE_POINTS", "chart_bundle", "numeric"]
+
+#: At most this many request points per run in the group report's small timelines.
+GROUP_TIMELINE_POINTS = 5000
+
+SUCCESS_COLOR = "#1f77b4"
+FAILURE_COLOR = "#d62728"
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+def _num(value: Any, digits: int) -> float | None:
+    """A JSON-safe rounded number; None for missing, NaN or infinite."""
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def _column(values: Iterable[Any], digits: int) -> list[float | None]:
+    """Rounded JSON-safe numbers (None for missing, NaN or infinite), vectorised: a timeline
+    column holds one value per request, 100,000 and more."""
+    array = np.asarray(values if isinstance(values, (list, pd.Series, pd.Index, np.ndarray)) else list(values), dtype=float)
+    rounded = np.round(array, digits)
+    return [v if math.isfinite(v) else None for v in rounded.tolist()]
+
+
+def numeric(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    frame = frame.copy()
+    for name in columns:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    return frame
+
+
+def _name(value: Any) -> str:
+    return "unknown" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+# --- chart data ----------------------------------------------------------------------------
+
+
+def _chart(kind: str, x: list, series: list[dict], x_label: str, y_label: str, **extra) -> dict | None:
+    """A chart spec, keeping the series that hold a value; None when none does."""
+    kept = [s for s in series if any(v is not None for v in s["data"])]
+    if not x or not kept:
+        return None
+    if all(s.get("axis") == "y2" for s in kept):
+        # Only the right-hand series has values: it takes the left axis, so no axis is left
+        # without a series (uPlot cannot range a scale no series feeds).
+        kept = [{k: v for k, v in s.items() if k != "axis"} for s in kept]
+        y_label = extra.pop("y2_label", y_label)
+    elif not any(s.get("axis") == "y2" for s in kept):
+        extra.pop("y2_label", None)
+    return {"kind": kind, "x": x, "x_label": x_label, "y_label": y_label, "series": kept, **extra}
+
+
+def _downsample(records: list[RequestRecord], max_points: int) -> list[RequestRecord]:
+    """At most `max_points` records, failures kept first (they are what a reader looks for),
+    the rest of each group taken at an even stride."""
+    if len(records) <= max_points:
+        return records
+
+    def stride(group: list[RequestRecord], budget: int) -> list[RequestRecord]:
+        if len(group) <= budget:
+            return group
+        step = len(group) / budget
+        return [group[int(i * step)] for i in range(budget)]
+
+    failed = [r for r in records if not r.ok]
+    ok = [r for r in records if r.ok]
+    failed = stride(failed, max_points // 2 if len(ok) > max_points // 2 else max_points - len(ok))
+    ok = stride(ok, max_points - len(failed))
+    return sorted(failed + ok, key=attrgetter("start_offset_s"))
+
+
+def _timeline(records: list[RequestRecord], max_points: int | None) -> dict | None:
+    ordered = sorted(records, key=attrgetter("start_offset_s"))
+    if max_points is not None:
+        ordered = _downsample(ordered, max_points)
+    x = _column([r.start_offset_s for r in ordered], 3)
+    latency = _column([r.latency_s for r in ordered], 3)
+    ok = [r.status == "success" for r in ordered]
+    success = [v if good else None for good, v in zip(ok, latency)]
+    failure = [None if good else v for good, v in zip(ok, latency)]
+    return _chart(
+        "points",
+        x,
+        [
+            {"label": "success", "color": SUCCESS_COLOR, "data": success},
+            {"label": "failure", "color": FAILURE_COLOR, "data": failure},
+        ],
+        "request start (s)",
+        "latency (s)",
+    )
+
+
+def _throughput(records: list[RequestRecord]) -> dict | None:
+    ends = [(math.floor(r.start_offset_s + r.latency_s), r.ok) for r in records if math.isfinite(r.start_offset_s + r.latency_s)]
+    if not ends:
+        return None
+    counts = Counter(ends)
+    seconds = range(min(s for s, _ in ends), max(s for s, _ in ends) + 1)
+    return _chart(
+        "bars",
+        list(seconds),
+        [
+            {"label": "succeeded", "color": SUCCESS_COLOR, "data": [counts.get((s, True), 0) for s in seconds]},
+            {"label": "failed", "color": FAILURE_COLOR, "data": [counts.get((s, False), 0) for s in seconds]},
+        ],
+        "request end (s)",
+        "requests per second",
+    )
+
+
+def _mean_ms(values: tuple[float, ...]) -> float | None:
+    return sum(values) * 1000 / len(values) if values else None
+
+
+def _tokens(records: list[RequestRecord]) -> dict | None:
+    streamed = sorted((r for r in records if r.ttft_s is not None or r.itl_s), key=attrgetter("start_offset_s"))
+    return _chart(
+        "points",
+        _column([r.start_offset_s for r in streamed], 3),
+        [
+            {"label": "TTFT (ms)", "data": _column([None if r.ttft_s is None else r.ttft_s * 1000 for r in streamed], 1)},
+            {"label": "mean ITL (ms)", "axis": "y2", "data": _column([_mean_ms(r.itl_s) for r in streamed], 2)},
+        ],
+        "request start (s)",
+        "TTFT (ms)",
+        y2_label="mean ITL (ms)",
+    )
+
+
+def _watcher(data: RunData) -> dict | None:
+    samples = sorted(data.samples, key=attrgetter("offset_s"))
+    # A failed scrape (up false) is a gap, never a zero.
+    return _chart(
+        "lines",
+        _column([s.offset_s for s in samples], 3),
+        [
+            {"label": "pending requests", "data": _column([s.pending_requests if s.up else None for s in samples], 3)},
+            {"label": "active workers", "axis": "y2", "data": _column([s.active_workers if s.up else None for s in samples], 3)},
+        ],
+        "offset (s)",
+        "pending requests",
+        y2_label="active workers",
+    )
+
+
+def _wide_chart(wide: pd.DataFrame, labels: dict, digits: int, y_label: str) -> dict | None:
+    """A line chart from a frame indexed by offset with one column per series."""
+    wide = wide.sort_index()
+    x = _column(wide.index, 3)
+    series = [{"label": labels.get(c, str(c)), "data": _column(wide[c], digits)} for c in wide.columns]
+    return _chart("lines", x, series, "offset (s)", y_label)
+
+
+def _device_rows(gpu: pd.DataFrame) -> pd.DataFrame:
+    if gpu.empty or "scope" not in gpu:
+        return gpu.iloc[0:0]
+    rows = gpu[gpu["scope"] == "device"]
+    return numeric(rows, ["offset_s", "gpu", "utilization_pct", "memory_used_mib", "memory_total_mib"]).dropna(
+        subset=["offset_s", "gpu"]
+    )
+
+
+def _gpu_charts(gpu: pd.DataFrame) -> dict[str, dict | None]:
+    rows = _device_rows(gpu)
+    if rows.empty:
+        return {"gpu_util": None, "gpu_memory": None}
+    names = rows.groupby("gpu")["gpu_name"].first()
+    totals = rows.groupby("gpu")["memory_total_mib"].max()
+    util_labels = {g: f"GPU {int(g)} ({_name(names.get(g))})" for g in names.index}
+    memory_labels = {
+        g: f"GPU {int(g)} (of {totals.get(g):.0f} MiB)" if pd.notna(totals.get(g)) else f"GPU {int(g)}" for g in names.index
+    }
+
+    def wide(column: str) -> pd.DataFrame:
+        return rows.pivot_table(index="offset_s", columns="gpu", values=column, aggfunc="mean", dropna=False)
+
+    return {
+        "gpu_util": _wide_chart(wide("utilization_pct"), util_labels, 1, "utilisation (%)"),
+        "gpu_memory": _wide_chart(wide("memory_used_mib"), memory_labels, 1, "memory used (MiB)"),
+    }
+
+
+def _owner_labels(frame: pd.DataFrame) -> pd.Series:
+    """The instance of each row ("decode_worker_1"), "<instance> (orphans)" for an orphan."""
+    instance = frame["instance"].where(frame["instance"].notna() & (frame["instance"].astype(str) != ""), frame["component"])
+    instance = instance.where(instance.notna() & (instance.astype(str) != ""), "unknown").astype(str)
+    orphan = pd.to_numeric(frame["orphan"], errors="coerce").fillna(0) == 1
+    return instance.where(~orphan, instance + " (orphans)")
+
+
+def _process_charts(processes: pd.DataFrame) -> dict[str, dict | None]:
+    if processes.empty:
+        return {"process_cpu": None, "process_rss": None}
+    frame = numeric(processes, ["offset_s", "cpu_pct", "rss_mib"]).dropna(subset=["offset_s"])
+    frame = frame.assign(owner=_owner_labels(frame))
+    # Each instance is the sum of its processes at one sample time; min_count keeps "no value"
+    # (a first sample has no CPU yet) apart from zero.
+    summed = frame.groupby(["offset_s", "owner"])[["cpu_pct", "rss_mib"]].sum(min_count=1)
+    return {
+        "process_cpu": _wide_chart(summed["cpu_pct"].unstack("owner"), {}, 1, "CPU (% of one core)"),
+        "process_rss": _wide_chart(summed["rss_mib"].unstack("owner"), {}, 1, "RSS (MiB)"),
+    }
+
+
+def _span(data: RunData, charts: dict[str, dict | None], recovery: list | None) -> list[float]:
+    points: list[float] = list(data.fault_offsets_s)
+    for r in data.records:
+        points.extend((r.start_offset_s, r.start_offset_s + r.latency_s))
+    for spec in charts.values():
+        if spec is not None:
+            points.extend(v for v in (spec["x"][0], spec["x"][-1]) if v is not None)
+    if recovery is not None and recovery[1] is not None:
+        points.append(recovery[1])
+    finite = [p for p in points if p is not None and math.isfinite(p)]
+    if not finite:
+        return [0.0, 1.0]
+    return [_num(min(finite), 3), _num(max(finite), 3)]
+
+
+def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = True) -> dict:
+    """The JSON bundle of one run (see the module docstring). `full=False` gives only the
+    timeline (the group report's); `max_points` downsamples the timeline."""
+    faults = data.fault_offsets_s
+    recovery = None
+    if faults:
+        rt = data.summary.recovery_time
+        recovery = [_num(faults[0], 3), None if rt is None else _num(faults[0] + rt, 3)]
+    charts: dict[str, dict | None] = {"timeline": _timeline(data.records, max_points)}
+    if full:
+        charts["throughput"] = _throughput(data.records)
+        charts["tokens"] = _tokens(data.records)
+        charts["watcher"] = _watcher(data)
+        charts.update(_gpu_charts(data.gpu))
+        charts.update(_process_charts(data.processes))
+    return {
+        "span": _span(data, charts, recovery),
+        "faults": _column(faults, 3),
+        "recovery": recovery,
+        "charts": {name: spec for name, spec in charts.items() if spec is not None},
+    }
+
+

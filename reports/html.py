@@ -1,0 +1,263 @@
+"""The HTML reports: `report.html` for one run, `group_report.html` for a deployment's runs.
+
+Each page is one self-contained file: the uPlot library (vendored in `reports/static`, MIT), its
+stylesheet and the chart code (`reports/static/charts.js`) are inlined, so the page opens with
+no network. The templates are in `reports/templates` (jinja2, autoescaped).
+
+The chart data travels as JSON in `<script type="application/json" id="report-data">` (`</` is
+written `<\\/`), and `charts.js` builds the charts from it: for `report.html` one bundle of
+`reports.charts.chart_bundle`, for `group_report.html` `{"runs": [bundle, ...]}` in the
+page's run order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from datetime import datetime
+from functools import cache
+from operator import attrgetter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import pandas as pd
+
+from reports.charts import GROUP_TIMELINE_POINTS, chart_bundle, numeric
+from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, Value
+from reports.verdict import verdict
+
+if TYPE_CHECKING:
+    from reports.records import RequestRecord
+    from reports.rundata import RunData
+
+__all__ = ["render_group_report", "render_report", "script_json"]
+
+PACKAGE_DIR = Path(__file__).parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+
+MISSING = "N/A"
+TTFT_NOTE = "TTFT and inter-token latency were not measured (no per-token stream)"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+@cache
+def _static(name: str) -> str:
+    text = (STATIC_DIR / name).read_text(encoding="utf-8")
+    # Inlined into <script>/<style>: a closing tag inside would end the element early.
+    return text.replace("</script", "<\\/script").replace("</style", "<\\/style")
+
+
+def script_json(value: Any) -> str:
+    """`value` as compact JSON that is safe inside a <script> element."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return text.replace("</", "<\\/").replace("<!--", "<\\u0021--")
+
+
+# --- cells --------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """A frame cell as text; blank for NaN/None, integral floats without ".0"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _cell(value: Value) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _seconds(value: float) -> str:
+    text = f"{value:.1f} s"
+    if value >= 60:
+        minutes, seconds = divmod(round(value), 60)
+        text += f" ({minutes} min {seconds} s)"
+    return text
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _setting(value: Any, longest: int = 60) -> str:
+    """A load setting as text; a long prompt is cut, with its length in words (run.json has it whole)."""
+    text = str(value)
+    if len(text) <= longest:
+        return text
+    return f"{text[:longest]}… ({len(text.split())} words)"
+
+
+def _identity(data: RunData) -> list[tuple[str, str]]:
+    m = data.manifest
+    started = datetime.fromtimestamp(m.started_at).astimezone().isoformat(timespec="seconds") if m.started_at else "unknown"
+    if m.started_at is not None and m.ended_at is not None:
+        duration = _seconds(m.ended_at - m.started_at)
+    else:
+        seen = [r.start_offset_s + r.latency_s for r in data.records] + [e.offset_s for e in data.events]
+        duration = f"at least {_seconds(max(seen))} (no end recorded)" if seen else "unknown (no end recorded)"
+    rows = [
+        ("Deployment", m.deployment),
+        ("Failure", m.failure),
+        ("Started", started),
+        ("Duration", duration),
+        ("Startup time", MISSING if m.startup_time_s is None else _seconds(m.startup_time_s)),
+        ("SLA latency", f"{m.sla_latency_s:g} s"),
+    ]
+    if m.load:
+        rows.append(("Load", ", ".join(f"{k}={_setting(v)}" for k, v in m.load.items())))
+    rows.append(("Results directory", str(data.run_dir.resolve())))
+    return rows
+
+
+def _last(column: pd.Series) -> Any:
+    """The last value of a column that is not missing; None when every one is."""
+    present = column.dropna()
+    return present.iloc[-1] if len(present) else None
+
+
+def _gpu_process_table(gpu: pd.DataFrame) -> list[dict[str, str]]:
+    """GPU memory per process: last and largest reading per (GPU, pid), with its owner."""
+    if gpu.empty or "scope" not in gpu:
+        return []
+    rows = numeric(gpu[gpu["scope"] == "process"], ["offset_s", "gpu", "pid", "process_memory_mib", "orphan"])
+    rows = rows.dropna(subset=["pid"]).sort_values("offset_s")
+    table = []
+    for (gpu_index, pid), group in rows.groupby(["gpu", "pid"], dropna=False):
+        memory = group["process_memory_mib"].dropna()
+        owner = {name: _last(group[name]) for name in ("instance", "role", "component")}
+        instance = _text(owner["instance"]) or _text(owner["component"])
+        table.append(
+            {
+                "gpu": _text(gpu_index),
+                "pid": _text(pid),
+                "instance": instance or "not the deployment's",
+                "role": _text(owner["role"]),
+                "orphan": "yes" if (group["orphan"] == 1).any() else "",
+                "last_mib": f"{memory.iloc[-1]:.0f}" if len(memory) else MISSING,
+                "max_mib": f"{memory.max():.0f}" if len(memory) else MISSING,
+                "seen": f"{group['offset_s'].min():.1f} – {group['offset_s'].max():.1f}",
+            }
+        )
+    return sorted(table, key=lambda row: (row["instance"], row["gpu"], int(row["pid"])))
+
+
+def _event_rows(data: RunData) -> list[dict[str, str]]:
+    return [
+        {
+            "offset": f"{e.offset_s:.3f}",
+            "kind": e.kind,
+            "instance": e.instance,
+            "pid": "" if e.pid is None else str(e.pid),
+            "signal": e.signal,
+            "outcome": e.outcome,
+            "detail": e.detail,
+        }
+        for e in sorted(data.events, key=attrgetter("offset_s"))
+    ]
+
+
+def _error_rows(records: list[RequestRecord]) -> list[tuple[str, int]]:
+    counts = Counter(r.error_kind or "unknown" for r in records if not r.ok)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _page_assets() -> dict[str, str]:
+    return {"uplot_js": _static("uPlot.iife.min.js"), "uplot_css": _static("uPlot.min.css"), "charts_js": _static("charts.js")}
+
+
+def _write(path: Path, html: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(html, encoding="utf-8")
+    partial.replace(path)  # a reader never sees half a page
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def render_report(data: RunData, path: Path) -> None:
+    """Write one run's self-contained `report.html` to `path`."""
+    bundle = chart_bundle(data)
+    row = data.summary.row()
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=f"{data.manifest.deployment} × {data.manifest.failure}",
+            manifest=data.manifest,
+            identity=_identity(data),
+            verdict=verdict(data),
+            summary_columns=SUMMARY_COLUMNS,
+            summary_cells=[_cell(row[c]) for c in SUMMARY_COLUMNS],
+            extra_columns=EXTRA_COLUMNS,
+            extra_cells=[_cell(row[c]) for c in EXTRA_COLUMNS],
+            findings=data.gpu_findings,
+            charts=bundle["charts"],
+            has_records=bool(data.records),
+            has_ttft=any(r.ttft_s is not None for r in data.records),
+            ttft_note=TTFT_NOTE,
+            gpu_empty=data.gpu.empty,
+            gpu_processes=_gpu_process_table(data.gpu),
+            events=_event_rows(data),
+            errors=_error_rows(data.records),
+            data_json=script_json(bundle),
+            **_page_assets(),
+        )
+    )
+    _write(path, html)
+
+
+def _link(run: RunData, base: Path) -> str:
+    return Path(os.path.relpath((run.run_dir / "report.html").resolve(), base.resolve())).as_posix()
+
+
+def render_group_report(runs: list[RunData], path: Path) -> None:
+    """Write the group's self-contained `group_report.html` to `path`: the summary table (each
+    Failure cell links to its run's report, relative to `path.parent`), the verdict of each run
+    and one small timeline per run; runs ordered `none` first, then by failure."""
+    ordered = sorted(runs, key=lambda r: (r.manifest.failure != "none", r.manifest.failure, r.run_dir.name))
+    entries = []
+    for index, run in enumerate(ordered):
+        row = run.summary.row()
+        entries.append(
+            {
+                "index": index,
+                "failure": run.manifest.failure,
+                "link": _link(run, path.parent),
+                "cells": [_cell(row[c]) for c in SUMMARY_COLUMNS[1:]],
+                "verdict": verdict(run),
+                "requests": len(run.records),
+            }
+        )
+    bundles = [chart_bundle(run, max_points=GROUP_TIMELINE_POINTS, full=False) for run in ordered]
+    html = (
+        _environment()
+        .get_template("group_report.html.j2")
+        .render(
+            title=ordered[0].manifest.deployment if ordered else path.parent.name,
+            summary_columns=SUMMARY_COLUMNS,
+            runs=entries,
+            data_json=script_json({"runs": bundles}),
+            **_page_assets(),
+        )
+    )
+    _write(path, html)

@@ -1,0 +1,279 @@
+/*
+ * Charts of report.html and group_report.html, built with uPlot from the page's JSON bundle.
+ *
+ * A bundle (see reports/html.py, chart_bundle) is
+ *   {span: [x0, x1], faults: [offset_s...], recovery: [start, end|null] | null,
+ *    charts: {name: {kind: "points"|"lines"|"bars", x: [...], x_label, y_label, y2_label?,
+ *                    series: [{label, color?, axis?: "y2", data: [...]}]}}}
+ * and every element with data-chart="name" under the root gets that chart, or, when the chart
+ * is missing or holds no value, the text of its data-empty attribute instead of a canvas.
+ * Nothing here logs to the console: a chart that cannot be drawn says so in the page.
+ */
+(function () {
+  "use strict";
+
+  var FAULT_COLOR = "rgba(214, 39, 40, 0.9)";
+  var RECOVERY_FILL = "rgba(255, 165, 0, 0.14)";
+  var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+  function note(el, text) {
+    el.textContent = "";
+    var p = document.createElement("p");
+    p.className = "note";
+    p.textContent = text;
+    el.appendChild(p);
+  }
+
+  function isValue(v) {
+    return v !== null && v !== undefined;
+  }
+
+  function hasData(spec) {
+    if (!spec || !Array.isArray(spec.x) || spec.x.length === 0 || !Array.isArray(spec.series)) {
+      return false;
+    }
+    return spec.series.some(function (s) {
+      return Array.isArray(s.data) && s.data.length === spec.x.length && s.data.some(isValue);
+    });
+  }
+
+  function fmt(v) {
+    if (!isValue(v)) {
+      return "–";
+    }
+    var a = Math.abs(v);
+    return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(3);
+  }
+
+  // Fault times as vertical lines over the plot, the recovery window shaded under the series.
+  function faultHooks(bundle) {
+    var faults = bundle.faults || [];
+    var recovery = bundle.recovery || null;
+    return {
+      drawClear: [
+        function (u) {
+          if (!recovery || !isValue(recovery[0])) {
+            return;
+          }
+          var b = u.bbox;
+          var x0 = u.valToPos(recovery[0], "x", true);
+          var x1 = isValue(recovery[1]) ? u.valToPos(recovery[1], "x", true) : b.left + b.width;
+          var left = Math.max(b.left, Math.min(x0, x1));
+          var right = Math.min(b.left + b.width, Math.max(x0, x1));
+          if (right > left) {
+            u.ctx.save();
+            u.ctx.fillStyle = RECOVERY_FILL;
+            u.ctx.fillRect(left, b.top, right - left, b.height);
+            u.ctx.restore();
+          }
+        },
+      ],
+      draw: [
+        function (u) {
+          var b = u.bbox;
+          u.ctx.save();
+          u.ctx.strokeStyle = FAULT_COLOR;
+          u.ctx.lineWidth = Math.max(1, 1.5 * (window.devicePixelRatio || 1));
+          u.ctx.setLineDash([6, 4]);
+          faults.forEach(function (offset) {
+            var x = Math.round(u.valToPos(offset, "x", true)) + 0.5;
+            if (x >= b.left && x <= b.left + b.width) {
+              u.ctx.beginPath();
+              u.ctx.moveTo(x, b.top);
+              u.ctx.lineTo(x, b.top + b.height);
+              u.ctx.stroke();
+            }
+          });
+          u.ctx.restore();
+        },
+      ],
+    };
+  }
+
+  // The full view is the run's span, not just this chart's data, so charts line up. A chart is
+  // in full view until a drag zooms it, and again after a double-click (u.fcFull).
+  function xRange(span) {
+    return function (u, min, max) {
+      if (u.fcFull !== false && span) {
+        min = isValue(min) && isFinite(min) ? Math.min(min, span[0]) : span[0];
+        max = isValue(max) && isFinite(max) ? Math.max(max, span[1]) : span[1];
+      }
+      if (!isValue(min) || !isValue(max) || !isFinite(min) || !isFinite(max)) {
+        return [0, 1];
+      }
+      return max - min < 1e-9 ? [min - 0.5, max + 0.5] : [min, max];
+    };
+  }
+
+  function yRange(u, min, max) {
+    if (!isFinite(min) || !isFinite(max)) {
+      return [0, 1];
+    }
+    var low = Math.min(0, min);
+    var high = max > low ? max * 1.05 : low + 1;
+    return [low, high];
+  }
+
+  function seriesOptions(spec, s, i, opts) {
+    var color = s.color || PALETTE[i % PALETTE.length];
+    var entry = {
+      label: s.label,
+      stroke: color,
+      scale: s.axis === "y2" ? "y2" : "y",
+      width: 1.5,
+      spanGaps: false,
+      value: function (u, v) {
+        return fmt(v);
+      },
+    };
+    if (spec.kind === "points") {
+      entry.paths = function () {
+        return null;
+      };
+      entry.points = { show: true, size: opts.pointSize || 4, width: 1, stroke: color, fill: color };
+    } else if (spec.kind === "bars") {
+      // Two bar series sit side by side on each second rather than on top of each other.
+      entry.paths = uPlot.paths.bars({ size: [0.45, 40], align: i % 2 === 0 ? -1 : 1 });
+      entry.fill = color;
+      entry.points = { show: false };
+    } else {
+      entry.points = { show: false };
+    }
+    return entry;
+  }
+
+  function makeChart(el, spec, bundle, opts, group) {
+    var height = opts.height || 260;
+    var width = Math.max(el.clientWidth || 0, 320);
+    var data = [spec.x];
+    var series = [{ label: spec.x_label || "offset (s)", value: function (u, v) { return fmt(v); } }];
+    var usesY2 = false;
+    spec.series.forEach(function (s, i) {
+      series.push(seriesOptions(spec, s, i, opts));
+      data.push(s.data);
+      usesY2 = usesY2 || s.axis === "y2";
+    });
+    var axes = [
+      { label: spec.x_label || "offset (s)", labelSize: 20, size: 36 },
+      { label: spec.y_label || "", scale: "y", labelSize: 20 },
+    ];
+    var scales = { x: { time: false, range: xRange(bundle.span) }, y: { range: yRange } };
+    if (usesY2) {
+      axes.push({ label: spec.y2_label || "", scale: "y2", side: 1, grid: { show: false }, labelSize: 20 });
+      scales.y2 = { range: yRange };
+    }
+    var hooks = faultHooks(bundle);
+    hooks.setSelect = [
+      function (u) {
+        if (u.select.width > 0) {
+          u.fcFull = false;
+        }
+      },
+    ];
+    hooks.setScale = [
+      function (u, key) {
+        if (key !== "x" || !group || group.busy) {
+          return;
+        }
+        group.busy = true;
+        try {
+          group.charts.forEach(function (other) {
+            if (other !== u) {
+              other.fcFull = u.fcFull;
+              other.setScale("x", { min: u.scales.x.min, max: u.scales.x.max });
+            }
+          });
+        } finally {
+          group.busy = false;
+        }
+      },
+    ];
+    el.textContent = "";
+    var chart = new uPlot(
+      {
+        width: width,
+        height: height,
+        series: series,
+        axes: axes,
+        scales: scales,
+        legend: { show: opts.legend !== false },
+        cursor: {
+          drag: { x: true, y: false, setScale: true },
+          bind: {
+            dblclick: function (u, targ, handler, onlyTarg) {
+              return function (e) {
+                if (e.button === 0 && (onlyTarg === false || e.target === targ)) {
+                  u.fcFull = true;
+                  handler(e);
+                }
+              };
+            },
+          },
+        },
+        hooks: hooks,
+      },
+      data,
+      el
+    );
+    return chart;
+  }
+
+  /** Draw every [data-chart] element under `root` from `bundle`; returns the uPlot instances. */
+  function render(root, bundle, options) {
+    var opts = options || {};
+    var made = [];
+    var group = opts.sync ? { charts: [], busy: true } : null;
+    var elements = root.querySelectorAll("[data-chart]");
+    for (var i = 0; i < elements.length; i++) {
+      var el = elements[i];
+      var spec = bundle && bundle.charts ? bundle.charts[el.getAttribute("data-chart")] : null;
+      if (!hasData(spec)) {
+        note(el, el.getAttribute("data-empty") || "No data.");
+        continue;
+      }
+      if (typeof uPlot === "undefined") {
+        note(el, "Charts are unavailable: uPlot did not load.");
+        continue;
+      }
+      try {
+        var chart = makeChart(el, spec, bundle, opts, group);
+        made.push({ el: el, chart: chart });
+        if (group) {
+          group.charts.push(chart);
+        }
+      } catch (err) {
+        el.setAttribute("data-error", String(err));
+        note(el, "This chart could not be drawn: " + err);
+      }
+    }
+    if (group) {
+      group.busy = false;
+    }
+    if (made.length) {
+      var height = opts.height || 260;
+      window.addEventListener("resize", function () {
+        made.forEach(function (m) {
+          m.chart.setSize({ width: Math.max(m.el.clientWidth || 0, 320), height: height });
+        });
+      });
+    }
+    return made.map(function (m) {
+      return m.chart;
+    });
+  }
+
+  /** The JSON of a <script type="application/json"> element, or null when absent or bad. */
+  function readData(id) {
+    var el = document.getElementById(id);
+    if (!el) {
+      return null;
+    }
+    try {
+      return JSON.parse(el.textContent);
+    } catch (err) {
+      return null;
+    }
+  }
+
+  window.FaultCharts = { render: render, readData: readData };
+})();

@@ -1,0 +1,116 @@
+"""The verdict of one run: one or two sentences in words, at the top of its report.
+
+Built only from the run's data (`RunData`):
+
+- `manifest.error` set: "The run did not start: <error>." comes first (the launch failed).
+- No delivered `fault` event: "No fault was injected; <ok> of <n> requests succeeded." (with the
+  reason when a `not_applicable` event or an undelivered fault says why; failures, if any,
+  listed by kind).
+- A delivered fault: "<failed> of <n> requests failed (<kind>=<count>, ...)" or "No request
+  failed", then, for each instance hit by the first fault (the delivered fault events that share
+  its `scheduled_offset_s`, or its exact `offset_s` when unscheduled, as `reports.summary` does),
+  "<target> back after <s> s" or "<target> never came back". Back means the instance's first
+  `ready` or `resume` event after its fault (a `resume` with detail `teardown` is the run
+  ending, not a recovery); the seconds count from the first fault, so the longest equals the
+  summary's Recovery Time. A fault aimed at a child process (detail `failure X: engine child`)
+  names it: "engine child of decode_worker_0".
+- More than one fault moment: "<k> faults were delivered in all." is added.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from reports.events import Event
+
+if TYPE_CHECKING:
+    from reports.records import RequestRecord
+    from reports.rundata import RunData
+
+__all__ = ["verdict"]
+
+
+def _breakdown(failed: list[RequestRecord]) -> str:
+    counts = Counter(r.error_kind or "unknown" for r in failed)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{kind}={count}" for kind, count in ranked)
+
+
+def _delivered(events: list[Event]) -> list[Event]:
+    return sorted((e for e in events if e.kind == "fault" and e.outcome == "delivered"), key=lambda e: e.offset_s)
+
+
+def _moment(event: Event) -> float:
+    # One scheduled fault that hits several processes emits one event each, microseconds apart:
+    # the schedule ties them together (the same rule as the summary's Recovery Time).
+    return event.offset_s if event.scheduled_offset_s is None else event.scheduled_offset_s
+
+
+def _target(fault: Event) -> str:
+    """The instance, or "<child> child of <instance>" for a fault aimed at a child process."""
+    _, _, scope = fault.detail.partition(": ")
+    return f"{scope} of {fault.instance}" if scope.endswith(" child") else fault.instance
+
+
+def _recovery_clauses(first: Event, events: list[Event]) -> list[str]:
+    hits = [e for e in _delivered(events) if _moment(e) == _moment(first)]
+    clauses: dict[str, str] = {}
+    for hit in hits:
+        target = _target(hit)
+        if target in clauses:
+            continue
+        back = [
+            e.offset_s
+            for e in events
+            if e.kind in ("ready", "resume")
+            and e.detail != "teardown"
+            and (e.component, e.replica) == (hit.component, hit.replica)
+            and e.offset_s > hit.offset_s
+        ]
+        clauses[target] = f"{target} back after {min(back) - first.offset_s:.1f} s" if back else f"{target} never came back"
+    return list(clauses.values())
+
+
+def _no_fault_reason(events: list[Event]) -> str:
+    for e in events:
+        if e.kind == "not_applicable":
+            return f"No fault was injected ({e.detail or e.outcome or 'not applicable'})"
+    for e in events:
+        if e.kind == "fault" and e.outcome != "delivered":
+            return f"No fault was delivered ({e.outcome or 'not delivered'})"
+    return "No fault was injected"
+
+
+def verdict(data: RunData) -> str:
+    """The run's verdict in words (see the module docstring for every case)."""
+    records, events = data.records, data.events
+    failed = [r for r in records if not r.ok]
+    sentences: list[str] = []
+    if data.manifest.error:
+        sentences.append(f"The run did not start: {data.manifest.error.rstrip('.')}.")
+
+    faults = _delivered(events)
+    if not faults:
+        if data.manifest.error and not records:
+            return sentences[0]
+        if not records:
+            outcome = "no request was made"
+        else:
+            outcome = f"{len(records) - len(failed)} of {len(records)} requests succeeded"
+            if failed:
+                outcome += f" ({_breakdown(failed)} failed)"
+        sentences.append(f"{_no_fault_reason(events)}; {outcome}.")
+        return " ".join(sentences)
+
+    if not records:
+        requests = "No request was made"
+    elif failed:
+        requests = f"{len(failed)} of {len(records)} requests failed ({_breakdown(failed)})"
+    else:
+        requests = "No request failed"
+    sentences.append("; ".join([requests, ", ".join(_recovery_clauses(faults[0], events))]) + ".")
+    moments = len({_moment(e) for e in faults})
+    if moments > 1:
+        sentences.append(f"{moments} faults were delivered in all.")
+    return " ".join(sentences)
