@@ -9,6 +9,12 @@
 # and is installed into /tmp/site, offline. Output goes to stdout and, when $OUT is set, to
 # $OUT/gpu_tests.log. The exit status is pytest's (or 3 when the wheels cannot be installed).
 #
+# The wheels are not committed. Make them on a machine with pip access, in the repository root:
+#   for w in gevent==26.9.0 greenlet==3.5.6 zope.interface==8.7 zope.event==6.2 pydantic==2.14.4 \
+#            pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 typing-extensions==4.16.0; do
+#     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl "$w"; done
+#
 # FAULTSUITE_REQUIRE_GPU=1 makes the tests fail, not skip, when NVML does not answer, and a
 # preflight prints NVML's and the CUDA driver's own view first, so nothing is skipped quietly.
 set -u
