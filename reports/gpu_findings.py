@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from reports.events import Event
+from reports.summary import delivered_faults
 
 __all__ = ["GpuMemoryFinding", "gpu_memory_findings"]
 
@@ -54,8 +55,7 @@ def gpu_memory_findings(gpu: pd.DataFrame, events: list[Event]) -> list[GpuMemor
     processes = gpu[gpu["scope"] == "process"]
     sample_times = sorted(set(gpu.loc[gpu["scope"] == "device", "offset_s"]))
     findings = []
-    faults = sorted((e for e in events if e.kind == "fault" and e.outcome == "delivered" and e.pid is not None), key=lambda e: e.offset_s)
-    for fault in faults:
+    for fault in (f for f in delivered_faults(events) if f.pid is not None):
         before = [t for t in sample_times if t <= fault.offset_s]
         if not before:
             continue

@@ -14,7 +14,7 @@ from reports.gpu_findings import GpuMemoryFinding, gpu_memory_findings
 from reports.manifest import RunManifest, read_manifest
 from reports.processes import read_process_samples
 from reports.records import RequestRecord, read_records
-from reports.summary import Summary, compute_summary
+from reports.summary import Summary, compute_summary, delivered_faults
 from reports.watcher import WatcherSample, read_samples
 
 __all__ = ["RunData", "load_run"]
@@ -42,7 +42,7 @@ class RunData:
     @property
     def fault_offsets_s(self) -> list[float]:
         """Offsets of every delivered fault, in order."""
-        return sorted(e.offset_s for e in self.events if e.kind == "fault" and e.outcome == "delivered")
+        return [e.offset_s for e in delivered_faults(self.events)]
 
 
 def load_run(run_dir: Path) -> RunData:

@@ -41,7 +41,7 @@ Percentiles interpolate linearly between closest ranks (numpy's default method).
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from itertools import chain
 
@@ -53,6 +53,11 @@ from reports.watcher import WatcherSample
 
 __all__ = [
     "ALL_COLUMNS",
+    "back_at",
+    "delivered_faults",
+    "error_counts",
+    "fault_moment",
+    "faulted_together",
     "EXTRA_COLUMNS",
     "SUMMARY_COLUMNS",
     "Summary",
@@ -148,42 +153,52 @@ def _end(record: RequestRecord) -> float:
     return record.start_offset_s + record.latency_s
 
 
-def _first_fault(events: list[Event]) -> Event | None:
-    delivered = [e for e in events if e.kind == "fault" and e.outcome == "delivered"]
-    return min(delivered, key=lambda e: e.offset_s, default=None)
+def delivered_faults(events: list[Event]) -> list[Event]:
+    """The fault events that reached a process, in time order."""
+    return sorted((e for e in events if e.kind == "fault" and e.outcome == "delivered"), key=lambda e: e.offset_s)
+
+
+def fault_moment(event: Event) -> float:
+    """When a fault was due: its schedule when it has one, else when it happened. One scheduled
+    fault that hits several processes emits one event each, microseconds apart; the schedule is
+    what ties them together."""
+    return event.offset_s if event.scheduled_offset_s is None else event.scheduled_offset_s
+
+
+def faulted_together(first: Event, events: list[Event]) -> list[Event]:
+    """The delivered fault events of the same moment as `first` (itself included)."""
+    return [e for e in delivered_faults(events) if fault_moment(e) == fault_moment(first)]
+
+
+def back_at(hit: Event, events: list[Event]) -> float | None:
+    """Offset of the first `ready` or `resume` of the instance `hit` faulted, after it; a
+    `resume` at teardown is the run ending, not a recovery. `None` if it never came back."""
+    back = [
+        e.offset_s
+        for e in events
+        if e.kind in ("ready", "resume")
+        and e.detail != "teardown"
+        and (e.component, e.replica) == (hit.component, hit.replica)
+        and e.offset_s > hit.offset_s
+    ]
+    return min(back, default=None)
 
 
 def _recovery_time(fault: Event, events: list[Event]) -> float | None:
-    # One scheduled fault that kills several replicas emits one event per process, microseconds
-    # apart; the schedule, when known, is what ties them together.
-    def moment(e: Event) -> float | None:
-        return e.offset_s if fault.scheduled_offset_s is None else e.scheduled_offset_s
+    back = [back_at(hit, events) for hit in faulted_together(fault, events)]
+    if any(b is None for b in back):
+        return None
+    return max(back) - fault.offset_s  # type: ignore[type-var]
 
-    faulted = [
-        e
-        for e in events
-        if e.kind == "fault" and e.outcome == "delivered" and moment(e) == moment(fault)
-    ]
-    back_at: list[float] = []
-    for hit in faulted:
-        ready = [
-            e.offset_s
-            for e in events
-            if e.kind in ("ready", "resume")
-            and e.detail != "teardown"
-            and (e.component, e.replica) == (hit.component, hit.replica)
-            and e.offset_s > hit.offset_s
-        ]
-        if not ready:
-            return None
-        back_at.append(min(ready))
-    return max(back_at) - fault.offset_s
+
+def error_counts(failed: Iterable[RequestRecord]) -> list[tuple[str, int]]:
+    """(kind, count) over failed records, by count descending then kind; no kind is `unknown`."""
+    counts = Counter(r.error_kind or "unknown" for r in failed)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _error_breakdown(failed: list[RequestRecord]) -> str:
-    counts = Counter(r.error_kind or "unknown" for r in failed)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return "; ".join(f"{kind}={count}" for kind, count in ranked)
+    return "; ".join(f"{kind}={count}" for kind, count in error_counts(failed))
 
 
 def _goodput(records: list[RequestRecord], sla_latency_s: float) -> float | None:
@@ -215,7 +230,7 @@ def compute_summary(
     sla_latency_s: float,
 ) -> Summary:
     """The summary of one run, by the definitions in this module's docstring."""
-    fault = _first_fault(events)
+    fault = next(iter(delivered_faults(events)), None)
     # With no fault an infinite fault time puts everything "before"; the after groups are then
     # empty, which already yields None for every mean and percentile.
     fault_s = math.inf if fault is None else fault.offset_s

@@ -19,10 +19,10 @@ Built only from the run's data (`RunData`):
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from reports.events import Event
+from reports.summary import back_at, delivered_faults, error_counts, fault_moment, faulted_together
 
 if TYPE_CHECKING:
     from reports.records import RequestRecord
@@ -32,19 +32,7 @@ __all__ = ["verdict"]
 
 
 def _breakdown(failed: list[RequestRecord]) -> str:
-    counts = Counter(r.error_kind or "unknown" for r in failed)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"{kind}={count}" for kind, count in ranked)
-
-
-def _delivered(events: list[Event]) -> list[Event]:
-    return sorted((e for e in events if e.kind == "fault" and e.outcome == "delivered"), key=lambda e: e.offset_s)
-
-
-def _moment(event: Event) -> float:
-    # One scheduled fault that hits several processes emits one event each, microseconds apart:
-    # the schedule ties them together (the same rule as the summary's Recovery Time).
-    return event.offset_s if event.scheduled_offset_s is None else event.scheduled_offset_s
+    return ", ".join(f"{kind}={count}" for kind, count in error_counts(failed))
 
 
 def _target(fault: Event) -> str:
@@ -54,21 +42,12 @@ def _target(fault: Event) -> str:
 
 
 def _recovery_clauses(first: Event, events: list[Event]) -> list[str]:
-    hits = [e for e in _delivered(events) if _moment(e) == _moment(first)]
     clauses: dict[str, str] = {}
-    for hit in hits:
+    for hit in faulted_together(first, events):
         target = _target(hit)
-        if target in clauses:
-            continue
-        back = [
-            e.offset_s
-            for e in events
-            if e.kind in ("ready", "resume")
-            and e.detail != "teardown"
-            and (e.component, e.replica) == (hit.component, hit.replica)
-            and e.offset_s > hit.offset_s
-        ]
-        clauses[target] = f"{target} back after {min(back) - first.offset_s:.1f} s" if back else f"{target} never came back"
+        if target not in clauses:
+            back = back_at(hit, events)
+            clauses[target] = f"{target} never came back" if back is None else f"{target} back after {back - first.offset_s:.1f} s"
     return list(clauses.values())
 
 
@@ -90,7 +69,7 @@ def verdict(data: RunData) -> str:
     if data.manifest.error:
         sentences.append(f"The run did not start: {data.manifest.error.rstrip('.')}.")
 
-    faults = _delivered(events)
+    faults = delivered_faults(events)
     if not faults:
         if data.manifest.error and not records:
             return sentences[0]
@@ -110,7 +89,7 @@ def verdict(data: RunData) -> str:
     else:
         requests = "No request failed"
     sentences.append("; ".join([requests, ", ".join(_recovery_clauses(faults[0], events))]) + ".")
-    moments = len({_moment(e) for e in faults})
+    moments = len({fault_moment(e) for e in faults})
     if moments > 1:
         sentences.append(f"{moments} faults were delivered in all.")
     return " ".join(sentences)
