@@ -11,9 +11,27 @@ from deployments.models import DeploymentSpec
 from faultsuite.clock import RunClock
 from reports.events import EventLog
 
-__all__ = ["EVENT_TIMEOUT_S", "eventually", "is_running", "launched"]
+__all__ = ["EVENT_TIMEOUT_S", "STUB_ENDPOINT_SCRIPT", "eventually", "is_running", "launched"]
 
 EVENT_TIMEOUT_S = 5.0
+
+# Scripts are command templates, so they hold no braces (a brace is a placeholder).
+#: Answers any GET or POST with `200 []`: a ready probe and the launcher's warm-up request.
+STUB_ENDPOINT_SCRIPT = """\
+import http.server, sys
+class Stub(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', '2')
+        self.end_headers()
+        self.wfile.write(b'[]')
+    do_GET = do_POST = answer
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Stub).serve_forever()
+"""
 
 
 def launched(spec: DeploymentSpec, run_dir: Path, finalizer) -> Deployment:

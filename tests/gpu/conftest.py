@@ -21,29 +21,11 @@ import yaml
 from deployments.launcher import Deployment, Replica
 from deployments.models import DeploymentSpec, load_deployment
 from reports.gpu import GpuUnavailable, NvmlSource
-from tests.live import launched
+from tests.live import STUB_ENDPOINT_SCRIPT, launched
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOLDER = "holder"
 REQUIRE_GPU = os.environ.get("FAULTSUITE_REQUIRE_GPU") == "1"
-
-# A command template holds no braces (a brace is a placeholder).
-#: Answers any GET or POST with `200 []`: the endpoint's probe and the launcher's warm-up.
-STUB_ENDPOINT_SCRIPT = """\
-import http.server, sys
-class Stub(http.server.BaseHTTPRequestHandler):
-    def answer(self):
-        self.rfile.read(int(self.headers.get('Content-Length') or 0))
-        self.send_response(200)
-        self.send_header('Content-Type', 'application/json')
-        self.send_header('Content-Length', '2')
-        self.end_headers()
-        self.wfile.write(b'[]')
-    do_GET = do_POST = answer
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Stub).serve_forever()
-"""
 
 
 def holder_spec(directory: Path, *holder_args: str) -> DeploymentSpec:
