@@ -1,0 +1,117 @@
+"""Expectations: what a CI load stage requires of a run, checked against its summary.
+
+An expectation is one line, `METRIC OP NUMBER` or `no_errors`, for example:
+
+    failed <= 2              failed_pct <= 5            success_rate_pct >= 95
+    recovery_time_s <= 10    latency_ratio <= 1.5       violations_after <= 0
+
+`OP` is one of `<=`, `<`, `>=`, `>`, `==`. `--expect` takes several, separated by `;`; a
+scenario file lists them under `expect:`. Each is evaluated once the run has ended; a metric
+that has no value (no recovery, no latency after the fault) fails its expectation, with the
+reason.
+"""
+
+import math
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from faultsuite.errors import ConfigError
+from reports.summary import Summary
+
+__all__ = ["METRICS", "Expectation", "Outcome", "evaluate", "parse_expectation", "parse_expectations"]
+
+
+def _total(s: Summary) -> int:
+    return s.success + s.failed
+
+
+def _failed_pct(s: Summary) -> float | None:
+    return 100.0 * s.failed / _total(s) if _total(s) else None
+
+
+def _success_rate_pct(s: Summary) -> float | None:
+    return 100.0 * s.success / _total(s) if _total(s) else None
+
+
+def _latency_ratio(s: Summary) -> float | None:
+    if s.latency_before is None or s.latency_after is None or s.latency_before <= 0:
+        return None
+    return s.latency_after / s.latency_before
+
+
+#: Metric name → (what it is, how to read it from a summary; None: not measured).
+METRICS: dict[str, tuple[str, Callable[[Summary], float | None]]] = {
+    "failed": ("requests that failed", lambda s: s.failed),
+    "failed_pct": ("percent of requests that failed", _failed_pct),
+    "success_rate_pct": ("percent of requests that succeeded", _success_rate_pct),
+    "recovery_time_s": ("Recovery Time (s)", lambda s: s.recovery_time),
+    "latency_ratio": ("Latency After / Latency Before", _latency_ratio),
+    "violations_after": ("SLA violations after the fault", lambda s: s.violations_after),
+    "client_recovery_s": ("client-observed recovery (s)", lambda s: s.client_recovery_s),
+}
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+}
+
+_LINE = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|==|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    metric: str
+    op: str
+    threshold: float
+
+    @property
+    def text(self) -> str:
+        if (self.metric, self.op, self.threshold) == ("failed", "==", 0):
+            return "no_errors"
+        return f"{self.metric} {self.op} {self.threshold:g}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One check's verdict, for the console, JUnit and the step summary. `reason` is one line:
+    what was expected and what was measured."""
+
+    name: str
+    passed: bool
+    reason: str
+
+
+def parse_expectation(line: str, source: str = "--expect") -> Expectation:
+    """One expectation from its line; ConfigError naming `source` and the line otherwise."""
+    if line.strip() == "no_errors":
+        return Expectation("failed", "==", 0)
+    match = _LINE.match(line)
+    if match is None:
+        raise ConfigError(f"{source}: cannot read {line.strip()!r}; expected METRIC OP NUMBER (e.g. 'failed <= 2') or no_errors")
+    metric, op, number = match.groups()
+    if metric not in METRICS:
+        raise ConfigError(f"{source}: unknown metric {metric!r} in {line.strip()!r}; known: {', '.join(METRICS)}")
+    return Expectation(metric, op, float(number))
+
+
+def parse_expectations(text: str, source: str = "--expect") -> list[Expectation]:
+    """Expectations separated by `;` (blank parts ignored)."""
+    return [parse_expectation(part, source) for part in text.split(";") if part.strip()]
+
+
+def evaluate(expectations: list[Expectation], summary: Summary) -> list[Outcome]:
+    """Each expectation checked against the run's summary, in order."""
+    outcomes = []
+    for expectation in expectations:
+        description, read = METRICS[expectation.metric]
+        actual = read(summary)
+        passed = actual is not None and math.isfinite(actual) and OPERATORS[expectation.op](actual, expectation.threshold)
+        measured = "not measured" if actual is None else f"{actual:.4g}"
+        reason = f"{expectation.text}: {'met' if passed else 'failed'} ({description}: {measured})"
+        outcomes.append(Outcome(expectation.text, passed, reason))
+    return outcomes

@@ -1,0 +1,100 @@
+"""Expectations, the early-abort rule and the CI outputs, on hand-made summaries and records."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from faultsuite.errors import ConfigError
+from reports.abort import AbortWatch, parse_abort_rule
+from reports.ci_outputs import append_step_summary, checks_markdown, write_junit
+from reports.expectations import evaluate, parse_expectations
+from reports.records import RequestRecord
+from reports.summary import compute_summary
+
+
+def record(start: float, ok: bool, latency: float = 0.5) -> RequestRecord:
+    return RequestRecord(
+        client=0, seq=0, start_time=1000 + start, end_time=1000 + start + latency, start_offset_s=start,
+        latency_s=latency, status="success" if ok else "failure", error_kind=None if ok else "timeout",
+    )  # fmt: skip
+
+
+def summary(ok: int, failed: int):
+    records = [record(i, True) for i in range(ok)] + [record(ok + i, False) for i in range(failed)]
+    return compute_summary(failure="f", records=records, events=[], samples=[], startup_time_s=1.0, sla_latency_s=1.0)
+
+
+def verdicts(text: str, of) -> list[bool]:
+    return [o.passed for o in evaluate(parse_expectations(text), of)]
+
+
+def test_each_expectation_is_checked_against_the_summary():
+    four_of_eighty = summary(ok=76, failed=4)
+    assert verdicts("failed <= 4; failed < 4; failed_pct <= 5; success_rate_pct >= 95.5; no_errors", four_of_eighty) == [True, False, True, False, False]
+    assert verdicts("no_errors", summary(ok=3, failed=0)) == [True]
+
+
+def test_a_metric_with_no_value_fails_and_says_not_measured():
+    (outcome,) = evaluate(parse_expectations("recovery_time_s <= 10"), summary(ok=3, failed=0))
+    assert not outcome.passed
+    assert outcome.reason == "recovery_time_s <= 10: failed (Recovery Time (s): not measured)"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("failures <= 2", "unknown metric 'failures'"),
+        ("failed =< 2", "cannot read 'failed =< 2'"),
+        ("failed <= two", "cannot read"),
+    ],
+)
+def test_a_bad_expectation_is_one_line_naming_it(text, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_expectations(text)
+    assert str(caught.value).startswith("--expect: ") and "\n" not in str(caught.value)
+
+
+def test_the_abort_rule_fires_only_after_its_window_and_above_its_rate():
+    watch = AbortWatch(parse_abort_rule("failed_pct > 50 over 3 s"))
+    for start in (0.0, 0.5, 1.0):
+        watch.observe(record(start, ok=False))
+    assert watch.check(now_s=2.0, load_started_s=0.0) is None, "the window has not run its length yet"
+    watch.observe(record(2.0, ok=True))
+    assert watch.check(now_s=3.2, load_started_s=0.0) is not None  # 3 of 4 failed in (0.2, 3.2]
+    assert "3 of 4 requests" in watch.triggered and not watch.outcome().passed
+
+
+def test_the_abort_rule_forgets_failures_older_than_its_window():
+    watch = AbortWatch(parse_abort_rule("failed_pct > 50 over 2 s"))
+    watch.observe(record(0.0, ok=False))
+    for start in (2.0, 2.5, 3.0):
+        watch.observe(record(start, ok=True))
+    assert watch.check(now_s=4.0, load_started_s=0.0) is None
+    assert watch.outcome().passed
+
+
+def test_a_bad_abort_rule_is_one_line():
+    with pytest.raises(ConfigError, match=r"^--abort-if: cannot read 'errors > 5'"):
+        parse_abort_rule("errors > 5")
+
+
+def test_junit_has_one_case_per_check_and_a_failure_naming_the_unmet_one(tmp_path):
+    outcomes = evaluate(parse_expectations("failed <= 10; no_errors"), summary(ok=8, failed=2))
+    path = tmp_path / "ci" / "junit.xml"
+    write_junit(outcomes, path, "agg-dp1.decode_worker", duration_s=12.5)
+    suite = ET.parse(path).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("time")) == ("2", "1", "12.500")
+    cases = {case.get("name"): case.find("failure") for case in suite.findall("testcase")}
+    assert cases["failed <= 10"] is None
+    assert "no_errors: failed (requests that failed: 2)" in cases["no_errors"].get("message")
+
+
+def test_the_step_summary_is_appended_only_when_github_asks_for_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    assert append_step_summary("| table |") is None
+    target = tmp_path / "step_summary.md"
+    target.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    outcomes = evaluate(parse_expectations("no_errors"), summary(ok=1, failed=1))
+    append_step_summary("| table |\n\n" + checks_markdown(outcomes))
+    assert target.read_text() == "earlier step\n| table |\n\n- ❌ no_errors: failed (requests that failed: 1)\n\n"
