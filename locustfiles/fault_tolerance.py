@@ -25,6 +25,8 @@ __all__ = ["ChatUser", "ClientsShape"]
 
 log = logging.getLogger("fault_tolerance")
 
+PROGRESS_INTERVAL_S = 2.0
+
 UNUSED_HOST = "http://127.0.0.1:9"  # the discard port: a placeholder that is never contacted
 
 
@@ -85,6 +87,16 @@ def _start_run(environment, **_kwargs) -> None:
         environment.host = environment.host or UNUSED_HOST
         return
     environment.host = run.endpoint
+    if environment.parsed_options.headless and not run.dry_run_done:
+        gevent.spawn(_report_progress, run)
+
+
+def _report_progress(run: FaultToleranceRun, interval_s: float = PROGRESS_INTERVAL_S) -> None:
+    """Log the run's progress line every `interval_s` while the load runs (headless only)."""
+    while not run.stopped:
+        if run.ready:
+            log.info("%s", run.progress())
+        gevent.sleep(interval_s)
 
 
 @events.test_stop.add_listener
@@ -96,14 +108,22 @@ def _stop_run(environment, **_kwargs) -> None:
     controller.current, controller.last = None, run
     run.stop()
     if run.error is None and environment.process_exit_code is None:
-        # Failed requests are what a fault-tolerance run measures, not a failure of the run.
-        environment.process_exit_code = 0
+        # Failed requests are what a fault-tolerance run measures, not a failure of the run;
+        # an unmet expectation is.
+        environment.process_exit_code = 1 if any(not o.passed for o in run.outcomes) else 0
 
 
 @events.quit.add_listener
 def _report_run_error(**_kwargs) -> None:
-    """A run that could not start ends with its reason as the last line, after Locust's stats."""
+    """A run that could not start, or missed an expectation, ends with one line per reason,
+    after Locust's stats."""
     for controller in controllers():
-        if controller.last is not None and controller.last.error is not None:
-            sys.stderr.write(f"error: {controller.last.error}\n")
-            sys.stderr.flush()
+        run = controller.last
+        if run is None:
+            continue
+        if run.error is not None:
+            sys.stderr.write(f"error: {run.error}\n")
+        for outcome in run.outcomes:
+            if not outcome.passed:
+                sys.stderr.write(f"expectation failed: {outcome.reason}\n")
+        sys.stderr.flush()

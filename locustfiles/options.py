@@ -47,3 +47,16 @@ def add_options(parser) -> None:
         help="launch, print what each failure (or the --failure given) would signal, with pids; signal nothing, send no load",
     )
     parser.add_argument("--model", default="", help="model name sent in requests (default: the deployment's)")
+    parser.add_argument(
+        "--expect",
+        default="",
+        help="what the run must meet, ';'-separated: e.g. 'failed <= 2; recovery_time_s <= 10' or 'no_errors' "
+        "(metrics: failed, failed_pct, success_rate_pct, recovery_time_s, latency_ratio, violations_after, "
+        "client_recovery_s); any unmet gives exit code 1",
+    )
+    parser.add_argument(
+        "--abort-if",
+        default="",
+        help="stop early when failure is certain: 'failed_pct > PERCENT over SECONDS s' (counts as an unmet expectation)",
+    )
+    parser.add_argument("--junit", default="", help="write the expectations as JUnit XML to this file")

@@ -22,7 +22,10 @@ from deployments.launcher import Deployment
 from faultsuite.clock import RunClock
 from faultsuite.errors import FaultSuiteError
 from locustfiles.scenario import Scenario
+from reports.abort import AbortWatch
+from reports.ci_outputs import append_step_summary, checks_markdown, write_junit
 from reports.events import EventLog
+from reports.expectations import Outcome, evaluate
 from reports.gpu import GpuSampler
 from reports.manifest import RunManifest, write_manifest
 from reports.processes import ProcessSampler
@@ -70,7 +73,10 @@ class FaultToleranceRun:
         self.dry_run_done = False
         self.stopped = False
         self.summary: Summary | None = None
+        self.abort_watch = AbortWatch(scenario.abort_rule) if scenario.abort_rule else None
+        self.outcomes: list[Outcome] = []  # the expectations' and abort rule's, once stopped
         self._writers: dict[int, RecordWriter] = {}
+        self._done = self._failed = 0
         self._finished: set[int] = set()
         self._log_handler = logging.FileHandler(self.run_dir / "test.log.txt", encoding="utf-8")
         self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -140,12 +146,27 @@ class FaultToleranceRun:
 
     def record(self, record: RequestRecord) -> None:
         self._writers[record.client].write(record)
+        self._done += 1
+        self._failed += not record.ok
+        if self.abort_watch is not None:
+            self.abort_watch.observe(record)
 
     def client_finished(self, client_id: int) -> None:
         self._finished.add(client_id)
 
     def all_clients_finished(self) -> bool:
         return len(self._finished) >= self.scenario.load.clients
+
+    def progress(self) -> str:
+        """One line for headless runs: requests done of the total, failures so far, before or
+        after the first fault, and when the next fault comes."""
+        line = f"progress: {self._done} of {self.scenario.load.total_requests} requests done, {self._failed} failed"
+        if not self.scenario.failure.injections:
+            return line + ", no fault planned"
+        faulted = any(e.kind == "fault" and e.outcome == "delivered" for e in self.events.events)
+        line += ", after the fault" if faulted else ", before the fault"
+        next_in = self.scheduler.next_fault_in_s() if self.scheduler is not None else None
+        return line + ("" if next_in is None else f"; next fault in {next_in:.0f} s")
 
     def load_elapsed_s(self) -> float:
         return 0.0 if self.load_started_at is None else self.clock.offset() - self.load_started_at
@@ -155,6 +176,13 @@ class FaultToleranceRun:
         or max run time passed. Never while the deployment is still launching."""
         if self.error is not None or self.dry_run_done or self.all_clients_finished():
             return True
+        if self.abort_watch is not None and self.load_started_at is not None:
+            was_triggered = self.abort_watch.triggered is not None
+            reason = self.abort_watch.check(self.clock.offset(), self.load_started_at)
+            if reason is not None:
+                if not was_triggered:
+                    log.warning("aborting the run: %s", reason)
+                return True
         if self.load_elapsed_s() > self.scenario.load.max_run_time_s:
             log.warning("max run time %.0f s reached; stopping", self.scenario.load.max_run_time_s)
             return True
@@ -178,6 +206,7 @@ class FaultToleranceRun:
             self.events.close()
             self._update_manifest(ended_at=self.clock.wall())
             self.summary = self._write_reports()
+            self.outcomes = self._check_expectations(self.summary)
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
         return self.summary
@@ -189,6 +218,23 @@ class FaultToleranceRun:
             table = summary_markdown([summary.row()], title=f"{self.scenario.deployment_name} × {self.scenario.failure_name}")
             print(f"\n{table}\nResults: {self.run_dir}\nReport:  {self.run_dir / 'report.html'}\n", flush=True)
         return summary
+
+
+    def _check_expectations(self, summary: Summary) -> list[Outcome]:
+        """Evaluate the expectations and abort rule; print each, write JUnit and the step summary."""
+        scenario = self.scenario
+        outcomes = evaluate(list(scenario.expectations), summary)
+        if self.abort_watch is not None:
+            outcomes.append(self.abort_watch.outcome())
+        for outcome in outcomes:
+            log.log(logging.INFO if outcome.passed else logging.ERROR, "%s", outcome.reason)
+        if scenario.junit is not None:
+            duration = None if self.manifest.ended_at is None else self.manifest.ended_at - self.clock.wall_origin
+            write_junit(outcomes, scenario.junit, f"{scenario.deployment_name}.{scenario.failure_name}", duration)
+        if not self.dry_run_done:
+            title = f"{scenario.deployment_name} × {scenario.failure_name}"
+            append_step_summary(summary_markdown([summary.row()], title=title) + "\n" + checks_markdown(outcomes))
+        return outcomes
 
 
 class RunController:

@@ -10,6 +10,8 @@ from pathlib import Path
 from chaos.models import Failure, load_catalogue
 from deployments.models import DeploymentSpec, load_deployment
 from faultsuite.errors import ConfigError
+from reports.abort import AbortRule, parse_abort_rule
+from reports.expectations import Expectation, parse_expectations
 
 __all__ = ["DEMO_DEPLOYMENT", "DEMO_FAILURE", "LoadSettings", "Scenario", "scenario_from_options"]
 
@@ -49,6 +51,9 @@ class Scenario:
     results_dir: Path | None
     model: str
     dry_run_failures: dict[str, Failure] | None = None  # set for --dry-run: what to describe
+    expectations: tuple[Expectation, ...] = ()
+    abort_rule: AbortRule | None = None
+    junit: Path | None = None
 
     @property
     def deployment_name(self) -> str:
@@ -116,4 +121,7 @@ def scenario_from_options(options) -> Scenario:
         load=load,
         results_dir=results_dir,
         model=options.model or (deployment.model if deployment else "default"),
+        expectations=tuple(parse_expectations(options.expect or "")),
+        abort_rule=parse_abort_rule(options.abort_if) if options.abort_if else None,
+        junit=Path(options.junit) if options.junit else None,
     )

@@ -57,17 +57,18 @@ def tagged_environment(tag: str) -> dict[str, str]:
 
 
 def start_locust(
-    tmp_path: Path, *options: str, capture: bool = True, run_dir: Path | None = None
+    tmp_path: Path, *options: str, capture: bool = True, run_dir: Path | None = None, env_extra: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen, str, Path]:
     """Start one headless run in `tmp_path`, tagged, writing into `run_dir` (default
-    `tmp_path/run`); returns (process, tag, run directory)."""
+    `tmp_path/run`), with `env_extra` added to its environment; returns (process, tag, run
+    directory)."""
     tag = uuid.uuid4().hex
     run_dir = run_dir or tmp_path / "run"
     output = subprocess.PIPE if capture else subprocess.DEVNULL
     proc = subprocess.Popen(
         locust_command("--results-dir", str(run_dir), *options),
         cwd=tmp_path,
-        env=tagged_environment(tag),
+        env={**tagged_environment(tag), **(env_extra or {})},
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=output,
@@ -76,9 +77,11 @@ def start_locust(
     return proc, tag, run_dir
 
 
-def run_locust(tmp_path: Path, *options: str, timeout_s: float = 240, run_dir: Path | None = None) -> RunResult:
+def run_locust(
+    tmp_path: Path, *options: str, timeout_s: float = 240, run_dir: Path | None = None, env_extra: dict[str, str] | None = None
+) -> RunResult:
     """Run one headless run to completion in `tmp_path`."""
-    proc, tag, run_dir = start_locust(tmp_path, *options, run_dir=run_dir)
+    proc, tag, run_dir = start_locust(tmp_path, *options, run_dir=run_dir, env_extra=env_extra)
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
