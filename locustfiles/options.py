@@ -1,9 +1,11 @@
 """The suite's command-line options. Locust shows each in its web UI form as well."""
 
+import argparse
+
 from chaos.models import load_catalogue
 from deployments.models import available_deployments
 
-__all__ = ["add_options"]
+__all__ = ["add_options", "option_defaults"]
 
 
 def add_options(parser) -> None:
@@ -60,3 +62,15 @@ def add_options(parser) -> None:
         help="stop early when failure is certain: 'failed_pct > PERCENT over SECONDS s' (counts as an unmet expectation)",
     )
     parser.add_argument("--junit", default="", help="write the expectations as JUnit XML to this file")
+    parser.add_argument(
+        "--scenario",
+        default="",
+        help="a YAML file bundling deployment, failure, load and expectations; options given here win over it",
+    )
+
+
+def option_defaults() -> dict[str, object]:
+    """Each option's default, by destination name, as `add_options` declares it."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_options(parser)
+    return vars(parser.parse_args([]))

@@ -10,6 +10,8 @@ from pathlib import Path
 from chaos.models import Failure, load_catalogue
 from deployments.models import DeploymentSpec, load_deployment
 from faultsuite.errors import ConfigError
+from locustfiles.options import option_defaults
+from locustfiles.scenario_file import apply_scenario_file
 from reports.abort import AbortRule, parse_abort_rule
 from reports.expectations import Expectation, parse_expectations
 
@@ -79,7 +81,10 @@ def _prompt(options) -> str:
 
 
 def scenario_from_options(options) -> Scenario:
-    """Validate the parsed options into a Scenario; raises ConfigError naming the option."""
+    """Validate the parsed options (with `--scenario`'s file applied) into a Scenario; raises
+    ConfigError naming the option, or the file and key."""
+    if options.scenario:
+        options = apply_scenario_file(options, option_defaults())
     host = options.host or None
     deployment_name = options.deployment or (None if host else DEMO_DEPLOYMENT)
     deployment = load_deployment(deployment_name) if deployment_name else None

@@ -1,0 +1,93 @@
+"""A scenario file: one YAML that bundles deployment, failure, load and expectations.
+
+    deployment: agg-dp4              # a name in deployments/ or a YAML path (relative to this file)
+    failure: decode_worker
+    load:                            # any load option, by its long name with underscores
+      clients: 8
+      requests_per_client: 20
+      fault_at: 5
+    expect:                          # expectation lines, as --expect takes them
+      - failed <= 4
+      - recovery_time_s <= 10
+    abort_if: failed_pct > 50 over 10 s
+
+`--scenario FILE` applies it. An option given on the command line wins over the file, unless
+it equals the option's default: the parser cannot tell "given" from "left as is", and the
+file is the more specific of the two. Unknown keys are errors, with their key path.
+"""
+
+import argparse
+from pathlib import Path
+
+from pydantic import Field
+
+from faultsuite.yamlfile import StrictModel, load_yaml
+from reports.abort import parse_abort_rule
+from reports.expectations import parse_expectation
+
+__all__ = ["ScenarioFile", "apply_scenario_file", "load_scenario_file"]
+
+
+class LoadSection(StrictModel):
+    """The load options a scenario may set; each is the option of the same name."""
+
+    clients: int | None = Field(default=None, gt=0)
+    ramp_up: float | None = Field(default=None, ge=0)
+    requests_per_client: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    prompt: str | None = None
+    prompt_tokens: int | None = Field(default=None, gt=0)
+    stream: bool | None = None
+    request_timeout: float | None = Field(default=None, gt=0)
+    retry_delay: float | None = Field(default=None, ge=0)
+    sla_latency: float | None = Field(default=None, gt=0)
+    max_run_time: float | None = Field(default=None, gt=0)
+    fault_at: float | None = Field(default=None, ge=0)
+    fault_count: int | None = Field(default=None, gt=0)
+
+
+class ScenarioFile(StrictModel):
+    deployment: str | None = None
+    failure: str | None = None
+    load: LoadSection = Field(default_factory=LoadSection)
+    expect: list[str] = Field(default_factory=list)
+    abort_if: str | None = None
+
+    def options(self, directory: Path) -> dict[str, object]:
+        """What the file sets, as option destinations and values."""
+        values: dict[str, object] = {}
+        if self.deployment is not None:
+            named = not self.deployment.endswith((".yaml", ".yml"))
+            values["deployment"] = self.deployment if named else str(directory / self.deployment)
+        if self.failure is not None:
+            values["failure"] = self.failure
+        for name, value in self.load.model_dump(exclude_none=True).items():
+            if name == "stream":
+                values["no_stream"] = not value
+            else:
+                values[name] = value
+        if self.expect:
+            values["expect"] = "; ".join(self.expect)
+        if self.abort_if is not None:
+            values["abort_if"] = self.abort_if
+        return values
+
+
+def load_scenario_file(path: Path) -> ScenarioFile:
+    """The validated file; its expectation lines are checked here too, naming the file."""
+    scenario = load_yaml(path, ScenarioFile)
+    for index, line in enumerate(scenario.expect):
+        parse_expectation(line, source=f"{path}: expect.{index}")
+    if scenario.abort_if is not None:
+        parse_abort_rule(scenario.abort_if, source=f"{path}: abort_if")
+    return scenario
+
+
+def apply_scenario_file(options: argparse.Namespace, defaults: dict[str, object]) -> argparse.Namespace:
+    """`options` with the file of `options.scenario` applied where an option is at its default."""
+    path = Path(options.scenario)
+    merged = argparse.Namespace(**vars(options))
+    for name, value in load_scenario_file(path).options(path.parent).items():
+        if getattr(options, name) == defaults[name]:
+            setattr(merged, name, value)
+    return merged
