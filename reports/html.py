@@ -208,6 +208,7 @@ def render_report(data: RunData, path: Path) -> None:
             verdict=verdict(data),
             summary_columns=SUMMARY_COLUMNS,
             summary_cells=[_cell(row[c]) for c in SUMMARY_COLUMNS],
+            went_wrong=bool(data.manifest.error) or data.summary.failed > 0,
             extra_columns=EXTRA_COLUMNS,
             extra_cells=[_cell(row[c]) for c in EXTRA_COLUMNS],
             findings=data.gpu_findings,
