@@ -4,6 +4,7 @@ import argparse
 
 from chaos.models import load_catalogue
 from deployments.models import available_deployments
+from locustfiles.web_ui import dropdown
 
 __all__ = ["add_options", "option_defaults"]
 
@@ -15,12 +16,16 @@ def add_options(parser) -> None:
     parser.add_argument(
         "--deployment",
         default="",
+        choices=dropdown(available_deployments()),
+        metavar="NAME|PATH",
         help=f"deployment name in deployments/ ({', '.join(available_deployments())}) or a YAML path; "
         "empty with --host targets a running endpoint (default: agg-dp4)",
     )
     parser.add_argument(
         "--failure",
         default="",
+        choices=dropdown(load_catalogue().names()),
+        metavar="NAME",
         help=f"failure from chaos/failures.yaml ({', '.join(load_catalogue().names())}) (default: decode_worker)",
     )
     parser.add_argument("--fault-at", default="", help="seconds after the clients start to inject the failure (default: from the YAML)")

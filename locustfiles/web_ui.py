@@ -1,0 +1,238 @@
+"""The suite in Locust's web UI (`locust -f locustfiles/fault_tolerance.py`, no --headless).
+
+`install(environment)`, called from the locustfile's `init` listener, adds to the UI that
+Locust serves (nothing when there is none: headless runs, workers):
+
+- a **Chaos** tab (key `chaos`): one table, refreshed each time the UI polls
+  `/stats/requests` (its JSON gains `extended_stats`). Columns `time_s`, `what`, `instance`,
+  `pid`, `state`, `detail`; rows, top down: once the run is torn down its `summary` row, the
+  `run` row (launching, running, stopping, done or failed), one `component` row per replica
+  (state and restarts, from the launch on), then the run's events newest first (launch, ready,
+  fault, exit, restart, ... with pid and offset). No rows before the first run.
+- `GET /fault-tolerance/report`: the report.html of the last run whose teardown and reports
+  are done, linked from the Download Data tab as "Fault-tolerance report (HTML)"; 404 with
+  one line of text before any.
+
+Locust's UI polls `/stats/requests` only while the state it reads is `spawning` or `running`,
+and takes any other state as final until the page is reloaded. Two of Locust's states would
+freeze it too early: `ready` (Locust's initial state, in which its UI shows the start form
+again), kept while the deployment launches inside test_start, and `cleanup`/`stopped`, which
+Locust reports before its test_stop listeners tear the deployment down and write the report.
+So the state in that JSON reads `spawning` while a run launches, and `running` until the
+run's own test_stop work is done; the poll that first reads `stopped` carries the summary
+row. Every other response is Locust's own.
+
+`dropdown(names)` gives an option's `choices`: Locust's form shows them as a dropdown, while
+the command line still takes any value (a YAML path, a failure's alias), so our own
+validation keeps reporting bad input in one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flask import Response, jsonify, request, send_file, send_from_directory
+
+from reports.render import REPORT_FILE
+from reports.results import MISSING
+from reports.summary import SUMMARY_COLUMNS
+
+if TYPE_CHECKING:
+    from locustfiles.run import FaultToleranceRun, RunController
+
+__all__ = ["CHAOS_TAB", "COLUMNS", "REPORT_ROUTE", "REPORT_TITLE", "ChaosView", "dropdown", "install"]
+
+CHAOS_TAB = "chaos"
+REPORT_ROUTE = "/fault-tolerance/report"
+REPORT_TITLE = "Fault-tolerance report (HTML)"
+COLUMNS = (
+    ("time_s", "Time (s)"),
+    ("what", "What"),
+    ("instance", "Instance"),
+    ("pid", "PID"),
+    ("state", "State"),
+    ("detail", "Detail"),
+)
+LOCUST_ICON = "favicon-light.png"  # in the assets of Locust's UI build
+NO_REPORT = "no fault-tolerance run has finished in this Locust process yet\n"
+
+_SECONDS = {"Startup Time", "Latency Before", "Latency After", "Recovery Time"}
+
+# Locust's runner states (locust.runners.STATE_*; its STATE_INIT reads "ready"), spelled out:
+# importing locust here would monkey-patch any process that imports options.py.
+STATE_INIT, STATE_SPAWNING, STATE_RUNNING = "ready", "spawning", "running"
+STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED = "cleanup", "stopping", "stopped"
+
+
+class dropdown(list):  # lower case: it reads as a call, `choices=dropdown(names)`
+    """Choices that argparse never rejects.
+
+    argparse refuses any value not `in choices`, but `--deployment` also takes a YAML path
+    and `--failure` an alias, and a bad name must reach our own one-line error (exit 2), not
+    argparse's usage dump. As a list it is what Locust's UI needs: its JSON is the list, shown
+    as a dropdown whose first entry, "", means the default."""
+
+    def __init__(self, names):
+        super().__init__(["", *names])
+
+    def __contains__(self, value) -> bool:
+        return isinstance(value, str)
+
+
+class ChaosView:
+    """What the Chaos tab and the report route show for one Locust environment."""
+
+    def __init__(self, controller: RunController) -> None:
+        self.controller = controller
+        self.tearing_down = False  # from test_stopping until our test_stop listener ran
+        self.finished: FaultToleranceRun | None = None  # the last run whose reports are written
+
+    # Registered after the locustfile's own listeners (at init, theirs at import), so this
+    # test_stop runs once the run has been torn down and its reports written.
+    def on_test_stopping(self, **_kwargs) -> None:
+        self.tearing_down = True
+
+    def on_test_stop(self, **_kwargs) -> None:
+        self.tearing_down = False
+        self.finished = self.controller.last
+
+    def ui_state(self, locust_state: str) -> str:
+        """The state Locust's UI is told: see the module docstring."""
+        if locust_state == STATE_INIT and self.controller.current is not None:
+            return STATE_SPAWNING  # the deployment is launching
+        if self.tearing_down and locust_state in (STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED):
+            return STATE_RUNNING
+        return locust_state
+
+    def shown_run(self) -> FaultToleranceRun | None:
+        return self.controller.current or self.controller.last
+
+    def rows(self) -> list[dict[str, str]]:
+        run = self.shown_run()
+        if run is None:
+            return []
+        rows = []
+        if run is self.finished and run.summary is not None:
+            rows.append(_row("summary", _title(run), state="done", detail=summary_text(run.summary.row())))
+        rows.append(self._run_row(run))
+        deployment = run.deployment
+        for replica in deployment.replicas if deployment is not None else []:
+            rows.append(
+                _row(
+                    "component",
+                    f"{replica.role}_{replica.index}",
+                    pid=replica.pid,
+                    state=replica.state,
+                    detail=f"restarts {replica.restarts}",
+                )
+            )
+        for event in reversed(run.events.events):
+            rows.append(
+                _row(
+                    event.kind,
+                    event.instance,
+                    time_s=f"{event.offset_s:.2f}",
+                    pid=event.pid,
+                    state=" ".join(part for part in (event.signal, event.outcome) if part),
+                    detail=event.detail,
+                )
+            )
+        return rows
+
+    def _run_row(self, run: FaultToleranceRun) -> dict[str, str]:
+        if run.error is not None:
+            state, detail = "failed", run.error
+        elif run is self.finished:
+            state, detail = "done", str(run.run_dir)
+        elif run is not self.controller.current or run.stopped:
+            state, detail = "stopping", "tearing the deployment down, writing the report"
+        elif run.ready:
+            state, detail = "running", run.progress()
+        else:
+            state, detail = "launching", f"into {run.run_dir}"
+        now = "" if run is self.finished else f"{run.clock.offset():.2f}"
+        return _row("run", _title(run), time_s=now, state=state, detail=detail)
+
+    def report_path(self) -> Path | None:
+        run = self.finished
+        return None if run is None else run.run_dir / REPORT_FILE
+
+
+def _title(run: FaultToleranceRun) -> str:
+    return f"{run.scenario.deployment_name} × {run.scenario.failure_name}"
+
+
+def _row(what: str, instance: str, *, time_s: str = "", pid: int | None = None, state: str = "", detail: str = "") -> dict[str, str]:
+    return {"time_s": time_s, "what": what, "instance": instance, "pid": "" if pid is None else str(pid), "state": state, "detail": detail}
+
+
+def summary_text(row: dict) -> str:
+    """The summary row as one line: `Startup Time 3.42 s, Success 158, Failed 2, ...`."""
+    parts = []
+    for column in SUMMARY_COLUMNS:
+        if column == "Failure":
+            continue
+        value = row.get(column)
+        if value is None:
+            parts.append(f"{column} {MISSING}")
+        elif isinstance(value, float):
+            parts.append(f"{column} {value:.2f}" + (" s" if column in _SECONDS else ""))
+        else:
+            parts.append(f"{column} {value}")
+    return ", ".join(parts)
+
+
+def install(environment) -> ChaosView | None:
+    """Add the Chaos tab, its rows and the report route to the environment's web UI."""
+    web_ui = environment.web_ui
+    if web_ui is None:
+        return None
+    # Imported here, not at the top: options.py imports this module for `dropdown`, and
+    # run.py reaches options.py through scenario.py.
+    from locustfiles.run import controller_of
+
+    view = ChaosView(controller_of(environment))
+    environment.events.test_stopping.add_listener(view.on_test_stopping)
+    environment.events.test_stop.add_listener(view.on_test_stop)
+
+    web_ui.template_args["extended_tabs"] = [{"title": "Chaos", "key": CHAOS_TAB}]
+    web_ui.template_args["extended_tables"] = [
+        {"key": CHAOS_TAB, "structure": [{"key": key, "title": title} for key, title in COLUMNS]}
+    ]
+    web_ui.template_args["extended_csv_files"] = [{"href": "." + REPORT_ROUTE, "title": REPORT_TITLE}]
+
+    app = web_ui.app
+
+    @app.after_request
+    def _add_chaos_rows(response: Response) -> Response:
+        if request.endpoint != "locust.request_stats" or response.status_code != 200 or not response.is_json:
+            return response
+        # A new response: Locust caches the one it returned (memoize) and serves it again.
+        report = dict(response.get_json())
+        report["extended_stats"] = [{"key": CHAOS_TAB, "data": view.rows()}]
+        runner = environment.runner
+        if runner is not None and "state" in report:
+            report["state"] = view.ui_state(runner.state)
+        return jsonify(report)
+
+    @app.route(REPORT_ROUTE)
+    @web_ui.auth_required_if_enabled
+    def fault_tolerance_report() -> Response:
+        path = view.report_path()
+        if path is None or not path.is_file():
+            text = NO_REPORT if path is None else f"{path}: the run wrote no report\n"
+            return Response(text, status=404, mimetype="text/plain")
+        # Absolute: Flask reads a relative path from its package, not the working directory.
+        response = send_file(path.resolve(), mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"  # the same URL serves each new run's
+        return response
+
+    if not any(rule.rule == "/favicon.ico" for rule in app.url_map.iter_rules()):
+        # Browsers ask the origin of every page for /favicon.ico. The report has no icon of
+        # its own, and Locust's UI answers 404, a console error on the report's page.
+        @app.route("/favicon.ico")
+        def favicon() -> Response:
+            return send_from_directory(Path(app.template_folder) / "assets", LOCUST_ICON)
+
+    return view

@@ -1,0 +1,159 @@
+"""A run driven through Locust's web UI in headless Chromium, as a user would.
+
+The form's Deployment and Failure dropdowns pick agg-dp4 × decode_worker; Start launches it;
+the Chaos tab shows the fault on a decode worker and, later, the same instance ready again
+under a new pid (the supervisor's restart); once the shape ends the run, the Download Data
+tab links the run's HTML report, which opens without console errors.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from deployments.ports import free_port
+from locustfiles.web_ui import COLUMNS, REPORT_TITLE
+from tests.browser import launch_chromium
+from tests.e2e.harness import (
+    LOCUSTFILE,
+    kill_tagged,
+    tagged_environment,
+    wait_for_no_tagged_processes,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+TITLES = [title for _, title in COLUMNS]
+WHAT, INSTANCE, PID, STATE = (TITLES.index(t) for t in ("What", "Instance", "PID", "State"))
+
+# The rows of the table whose header is the Chaos table's, as lists of cell texts.
+CHAOS_ROWS_JS = """
+(titles) => {
+  for (const table of document.querySelectorAll('table')) {
+    const head = Array.from(table.querySelectorAll('thead th')).map(th => th.innerText.trim());
+    if (head.join('|') !== titles.join('|')) continue;
+    return Array.from(table.querySelectorAll('tbody tr'))
+      .map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim()));
+  }
+  return null;
+}
+"""
+
+# The first fault on a decode worker: [instance, pid].
+FAULT_JS = f"""
+(titles) => {{
+  const rows = ({CHAOS_ROWS_JS})(titles) || [];
+  const hit = rows.find(r => r[{WHAT}] === 'fault' && r[{INSTANCE}].startsWith('decode_worker_') && r[{PID}] !== '');
+  return hit ? [hit[{INSTANCE}], hit[{PID}]] : null;
+}}
+"""
+
+# A ready event of that instance under another pid: that pid.
+RESTART_JS = f"""
+([titles, instance, faultedPid]) => {{
+  const rows = ({CHAOS_ROWS_JS})(titles) || [];
+  const hit = rows.find(r => r[{WHAT}] === 'ready' && r[{INSTANCE}] === instance && r[{PID}] !== '' && r[{PID}] !== faultedPid);
+  return hit ? hit[{PID}] : null;
+}}
+"""
+
+# The summary row, once the run is torn down and its report written.
+SUMMARY_JS = f"""
+(titles) => {{
+  const rows = ({CHAOS_ROWS_JS})(titles) || [];
+  const hit = rows.find(r => r[{WHAT}] === 'summary' && r[{STATE}] === 'done');
+  return hit ? hit.join(' | ') : null;
+}}
+"""
+
+UI_TIMEOUT_S = 30
+RUN_TIMEOUT_MS = 60_000
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def locust_ui(tmp_path):
+    """Locust's UI on a free loopback port, in tmp_path, tagged; (base URL, tag)."""
+    port = free_port()
+    tag = uuid.uuid4().hex
+    with (tmp_path / "locust.err").open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port)],
+            cwd=tmp_path,
+            env=tagged_environment(tag),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + UI_TIMEOUT_S
+        while not answers(base + "/"):
+            assert proc.poll() is None, (tmp_path / "locust.err").read_text()
+            assert time.monotonic() < deadline, "Locust's web UI did not answer"
+            time.sleep(0.2)
+        yield base, tag
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        kill_tagged(tag)
+        wait_for_no_tagged_processes(tag, 10)
+
+
+def test_a_run_from_the_web_ui_shows_its_chaos_and_links_its_report(locust_ui):
+    base, _ = locust_ui
+    with launch_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.goto(base + "/")
+
+        # The suite's options are under "Custom parameters"; the dropdowns are native selects.
+        page.get_by_role("button", name="Custom parameters").click()
+        page.locator("select[name=deployment]").select_option("agg-dp4")
+        page.locator("select[name=failure]").select_option("decode_worker")
+        page.locator("input[name=clients]").fill("4")
+        page.locator("input[name=requestsPerClient]").fill("12")
+        page.locator("input[name=faultAt]").fill("2")
+        page.get_by_role("button", name="Start", exact=True).click()
+
+        page.get_by_role("tab", name="Chaos").click()
+        fault = page.wait_for_function(FAULT_JS, arg=TITLES, timeout=RUN_TIMEOUT_MS).json_value()
+        instance, faulted_pid = fault
+        restarted_pid = page.wait_for_function(RESTART_JS, arg=[TITLES, instance, faulted_pid], timeout=RUN_TIMEOUT_MS).json_value()
+        assert restarted_pid != faulted_pid
+
+        # The shape ends the run once every client has sent its requests.
+        summary = page.wait_for_function(SUMMARY_JS, arg=TITLES, timeout=RUN_TIMEOUT_MS).json_value()
+        assert "agg-dp4 × decode_worker" in summary and "Success " in summary, summary
+
+        page.get_by_role("tab", name="Download Data").click()
+        link = page.get_by_role("link", name=REPORT_TITLE)
+        href = link.evaluate("a => a.href")
+        assert href == base + "/fault-tolerance/report"
+
+        report = context.new_page()
+        console_errors, page_errors = [], []
+        report.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+        report.on("pageerror", lambda error: page_errors.append(str(error)))
+        response = report.goto(href, wait_until="load")
+        assert response is not None and response.status == 200
+        report.wait_for_load_state("networkidle")
+        assert report.title() == "agg-dp4 × decode_worker"
+        assert report.locator("h1").inner_text() == "agg-dp4 × decode_worker"
+        assert console_errors == [] and page_errors == [], (console_errors, page_errors)
+        context.close()
