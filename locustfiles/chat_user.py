@@ -6,7 +6,7 @@ from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
 from locustfiles.chat_client import send_chat
-from locustfiles.run import FaultToleranceRun, controller_of
+from locustfiles.distributed import ClientSession, join_run
 from reports.records import RequestRecord
 
 __all__ = ["ChatUser"]
@@ -19,7 +19,8 @@ class ChatUser(FastHttpUser):
 
     After a failed request it waits `--retry-delay` seconds before the next one.
 
-    Each request is recorded to `client_<i>.jsonl` the moment it ends.
+    Each request is recorded to `client_<i>.jsonl` the moment it ends: by the run itself in a
+    local run, through the master on a distributed worker (`locustfiles.distributed`).
     """
 
     wait_time = constant(0)
@@ -28,25 +29,22 @@ class ChatUser(FastHttpUser):
     network_timeout = 3600.0
     max_retries = 0
 
-    run: FaultToleranceRun | None
-    client_id: int
+    session: ClientSession | None
     sent: int
 
     def on_start(self) -> None:
         # StopUser is only quiet inside a task, so a run that never started is checked there.
-        run = controller_of(self.environment).current
-        self.run = run if run is not None and run.ready else None
         self.sent = 0
-        if self.run is not None:
-            self.client_id = self.run.register_client()
+        self.session = join_run(self.environment)
+        if self.session is not None:
             # Clients started in the same instant would stay in lockstep, every request of a
             # round arriving together; spreading their first requests is what real users do.
-            gevent.sleep(self.run.scenario.load.start_delay_s(self.client_id))
+            gevent.sleep(self.session.load.start_delay_s(self.session.client_id))
 
-    def body(self, run: FaultToleranceRun) -> dict:
-        load = run.scenario.load
+    def body(self, session: ClientSession) -> dict:
+        load = session.load
         body = {
-            "model": run.scenario.model,
+            "model": session.model,
             "messages": [{"role": "user", "content": load.prompt}],
             "max_tokens": load.max_tokens,
             "stream": load.stream,
@@ -57,19 +55,19 @@ class ChatUser(FastHttpUser):
 
     @task
     def chat(self) -> None:
-        run = self.run
-        if run is None:
+        session = self.session
+        if session is None:
             raise StopUser()
-        load = run.scenario.load
+        load = session.load
         if self.sent >= load.requests_per_client:
-            run.client_finished(self.client_id)
+            session.finished()
             raise StopUser()
-        start_offset_s = run.clock.offset()
-        outcome = send_chat(self.client, CHAT_PATH, self.body(run), load.request_timeout_s)
+        start_offset_s = session.clock.offset()
+        outcome = send_chat(self.client, CHAT_PATH, self.body(session), load.request_timeout_s)
         result = outcome.result
-        run.record(
+        session.record(
             RequestRecord(
-                client=self.client_id,
+                client=session.client_id,
                 seq=self.sent,
                 start_time=outcome.start_time,
                 end_time=outcome.start_time + outcome.latency_s,

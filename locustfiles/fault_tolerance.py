@@ -16,10 +16,12 @@ from locust.runners import WorkerRunner
 
 from faultsuite.errors import ConfigError
 from locustfiles.chat_user import ChatUser
+from locustfiles.distributed import drain_workers
 from locustfiles.options import add_options
 from locustfiles.run import FaultToleranceRun, controller_of, controllers
 from locustfiles.scenario import Scenario, scenario_from_options
 from locustfiles.shape import ClientsShape
+from locustfiles.web_ui import install as install_web_ui
 
 __all__ = ["ChatUser", "ClientsShape"]
 
@@ -64,6 +66,12 @@ def _validate_headless(environment, **_kwargs) -> None:
         sys.exit(2)
 
 
+@events.init.add_listener
+def _extend_web_ui(environment, **_kwargs) -> None:
+    """The Chaos tab and the report link (see locustfiles/web_ui.py); nothing when headless."""
+    install_web_ui(environment)
+
+
 @events.test_start.add_listener
 def _start_run(environment, **_kwargs) -> None:
     if isinstance(environment.runner, WorkerRunner):
@@ -105,6 +113,8 @@ def _stop_run(environment, **_kwargs) -> None:
     run = controller.current
     if run is None:
         return
+    # Distributed load: the workers' last records are written before the run closes its files.
+    drain_workers(environment)
     controller.current, controller.last = None, run
     run.stop()
     if run.error is None and environment.process_exit_code is None:
