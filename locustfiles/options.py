@@ -68,6 +68,12 @@ def add_options(parser) -> None:
     )
     parser.add_argument("--junit", default="", help="write the expectations as JUnit XML to this file")
     parser.add_argument(
+        "--deployment-host",
+        default="127.0.0.1",
+        help="address the launched deployment listens on and gives its clients (loopback by default; "
+        "an address other machines reach, for distributed workers elsewhere)",
+    )
+    parser.add_argument(
         "--scenario",
         default="",
         help="a YAML file bundling deployment, failure, load and expectations; options given here win over it",

@@ -90,7 +90,7 @@ class FaultToleranceRun:
         log.info("run %s × %s into %s", scenario.deployment_name, scenario.failure_name, self.run_dir)
         try:
             if scenario.deployment is not None:
-                self.deployment = Deployment(scenario.deployment, self.run_dir, self.events)
+                self.deployment = Deployment(scenario.deployment, self.run_dir, self.events, host=scenario.deployment_host)
                 self.startup_time_s = self.deployment.up()
                 self.endpoint = self.deployment.endpoint
                 log.info("deployment %s ready in %.2f s at %s", scenario.deployment.name, self.startup_time_s, self.endpoint)

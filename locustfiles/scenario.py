@@ -56,6 +56,7 @@ class Scenario:
     expectations: tuple[Expectation, ...] = ()
     abort_rule: AbortRule | None = None
     junit: Path | None = None
+    deployment_host: str = "127.0.0.1"  # where a launched deployment listens and is reached
 
     @property
     def deployment_name(self) -> str:
@@ -78,6 +79,13 @@ def _prompt(options) -> str:
         return options.prompt
     words = _number("prompt-tokens", options.prompt_tokens, int)
     return " ".join(f"word{i % 50}" for i in range(words))
+
+
+def _deployment_host(value) -> str:
+    host = str(value or "").strip()
+    if not host or any(c in host for c in "/: "):
+        raise ConfigError(f"--deployment-host: expected a host name or IPv4 address, got {value!r}")
+    return host
 
 
 def scenario_from_options(options) -> Scenario:
@@ -129,4 +137,5 @@ def scenario_from_options(options) -> Scenario:
         expectations=tuple(parse_expectations(options.expect or "")),
         abort_rule=parse_abort_rule(options.abort_if) if options.abort_if else None,
         junit=Path(options.junit) if options.junit else None,
+        deployment_host=_deployment_host(options.deployment_host),
     )

@@ -93,3 +93,13 @@ def test_locust_csv_output_keeps_working_beside_the_suite_files(tmp_path, runnin
     chat = next(line for line in stats if line.startswith("POST,chat/completions,"))
     assert chat.split(",")[2:4] == ["6", "0"]  # request count, failure count
     assert (result.run_dir / "summary.json").is_file()
+
+
+def test_deployment_host_is_where_the_launched_graph_listens_and_is_reached(tmp_path):
+    # `localhost` resolves to 127.0.0.1 here: the address travels through every component's
+    # command line and the endpoint, while the traffic stays on loopback.
+    result = run_locust(tmp_path, "--deployment", "agg-dp1", "--failure", "none", "--clients", "1", "--requests-per-client", "2", "--deployment-host", "localhost")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.summary["Success"] == 2
+    log = (result.run_dir / "test.log.txt").read_text()
+    assert "ready in" in log and " at http://localhost:" in log

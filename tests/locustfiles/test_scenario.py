@@ -68,3 +68,10 @@ def test_a_results_dir_that_already_holds_a_run_is_refused(tmp_path):
 
 def test_an_empty_results_dir_is_used_as_it_is(tmp_path):
     assert scenario_from_options(parse("--results-dir", str(tmp_path))).results_dir == tmp_path
+
+
+def test_a_launched_deployment_listens_on_loopback_unless_told_otherwise():
+    assert scenario_from_options(parse()).deployment_host == "127.0.0.1"
+    assert scenario_from_options(parse("--deployment-host", "10.0.0.5")).deployment_host == "10.0.0.5"
+    with pytest.raises(ConfigError, match=r"^--deployment-host: expected a host name or IPv4 address, got 'http://x'$"):
+        scenario_from_options(parse("--deployment-host", "http://x"))
