@@ -37,15 +37,25 @@ class RunResult:
 
     @property
     def records(self) -> list[dict]:
-        rows = []
-        for path in sorted(self.run_dir.glob("client_*.jsonl")):
-            rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return rows
+        return records_in(self.run_dir)
 
     @property
     def events(self) -> list[dict]:
-        with (self.run_dir / "events.csv").open(newline="") as src:
-            return list(csv.DictReader(src))
+        return events_in(self.run_dir)
+
+
+def records_in(run_dir: Path) -> list[dict]:
+    """Every request record of a results directory, as dicts, client by client."""
+    rows = []
+    for path in sorted(run_dir.glob("client_*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return rows
+
+
+def events_in(run_dir: Path) -> list[dict]:
+    """The rows of a results directory's events.csv."""
+    with (run_dir / "events.csv").open(newline="") as src:
+        return list(csv.DictReader(src))
 
 
 def locust_command(*options: str) -> list[str]:
@@ -115,6 +125,17 @@ def wait_for_no_tagged_processes(tag: str, timeout_s: float) -> list[psutil.Proc
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.2)
+
+
+def stop_locust(proc: subprocess.Popen, tag: str, timeout_s: float = 20) -> None:
+    """End a Locust process we started (SIGTERM, then SIGKILL) and anything left of its run."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    kill_tagged(tag)
+    wait_for_no_tagged_processes(tag, 10)
 
 
 def kill_tagged(tag: str) -> None:

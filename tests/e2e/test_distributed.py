@@ -7,7 +7,6 @@ in its own empty working directory and logs to a file outside it, so a worker th
 anything where it runs would show. Last, `--processes 2`: the same with forked workers.
 """
 
-import csv
 import json
 import re
 import subprocess
@@ -23,8 +22,10 @@ import pytest
 from deployments.ports import free_port
 from tests.e2e.harness import (
     LOCUSTFILE,
+    events_in,
     kill_tagged,
     locust_command,
+    records_in,
     run_locust,
     tagged_environment,
     tagged_processes,
@@ -71,15 +72,11 @@ class DistributedRun:
 
     @property
     def records(self) -> list[dict]:
-        rows = []
-        for path in sorted(self.run_dir.glob("client_*.jsonl")):
-            rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return rows
+        return records_in(self.run_dir)
 
     @property
     def events(self) -> list[dict]:
-        with (self.run_dir / "events.csv").open(newline="") as src:
-            return list(csv.DictReader(src))
+        return events_in(self.run_dir)
 
     def sent_by_workers(self) -> list[int]:
         """What each worker says it sent, from its own log."""

@@ -9,7 +9,6 @@ import argparse
 import csv
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from locustfiles import web_ui as suite_ui
 from locustfiles.options import add_options
 from tests.e2e.harness import (
     LOCUSTFILE,
-    kill_tagged,
+    stop_locust,
     tagged_environment,
     tagged_processes,
 )
@@ -73,12 +72,7 @@ def web_ui(tmp_path):
     try:
         yield base, html, tag, proc.pid
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        kill_tagged(tag)
+        stop_locust(proc, tag)
 
 
 def test_the_suite_options_appear_in_the_web_ui_form(web_ui):

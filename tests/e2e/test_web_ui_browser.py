@@ -6,7 +6,6 @@ under a new pid (the supervisor's restart); once the shape ends the run, the Dow
 tab links the run's HTML report, which opens without console errors.
 """
 
-import signal
 import subprocess
 import sys
 import time
@@ -20,9 +19,8 @@ from locustfiles.web_ui import COLUMNS, REPORT_TITLE
 from tests.browser import launch_chromium
 from tests.e2e.harness import (
     LOCUSTFILE,
-    kill_tagged,
+    stop_locust,
     tagged_environment,
-    wait_for_no_tagged_processes,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -105,13 +103,7 @@ def locust_ui(tmp_path):
             time.sleep(0.2)
         yield base, tag
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        kill_tagged(tag)
-        wait_for_no_tagged_processes(tag, 10)
+        stop_locust(proc, tag)
 
 
 def test_a_run_from_the_web_ui_shows_its_chaos_and_links_its_report(locust_ui):
