@@ -12,11 +12,16 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from deployments.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILE = REPO / "locustfiles" / "fault_tolerance.py"
@@ -125,6 +130,43 @@ def wait_for_no_tagged_processes(tag: str, timeout_s: float) -> list[psutil.Proc
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.2)
+
+
+def page_text(url: str) -> str | None:
+    """The body of `url`, or None when nothing answers there."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+@contextmanager
+def web_ui_running(tmp_path: Path, timeout_s: float = 30) -> Iterator[tuple[subprocess.Popen, str, str]]:
+    """Locust's web UI for the suite on a free loopback port, run in `tmp_path` and tagged;
+    yields (process, base URL, tag) once its page answers, and stops it and its run after.
+    Its stderr is in `tmp_path/locust.err`."""
+    port = free_port()
+    tag = uuid.uuid4().hex
+    with (tmp_path / "locust.err").open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port)],
+            cwd=tmp_path,
+            env=tagged_environment(tag),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while page_text(base + "/") is None:
+            assert proc.poll() is None, (tmp_path / "locust.err").read_text()
+            assert time.monotonic() < deadline, "Locust's web UI did not answer"
+            time.sleep(0.2)
+        yield proc, base, tag
+    finally:
+        stop_locust(proc, tag)
 
 
 def stop_locust(proc: subprocess.Popen, tag: str, timeout_s: float = 20) -> None:

@@ -9,12 +9,9 @@ import argparse
 import csv
 import json
 import re
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
-import uuid
 
 import psutil
 import pytest
@@ -22,13 +19,11 @@ from locust import runners
 
 from chaos.models import load_catalogue
 from deployments.models import available_deployments
-from deployments.ports import free_port
 from locustfiles import web_ui as suite_ui
 from locustfiles.options import add_options
 from tests.e2e.harness import (
-    LOCUSTFILE,
-    stop_locust,
-    tagged_environment,
+    page_text,
+    web_ui_running,
     tagged_processes,
 )
 
@@ -49,30 +44,9 @@ def wait_for(check, timeout_s: float):
 
 @pytest.fixture
 def web_ui(tmp_path):
-    port = free_port()
-    tag = uuid.uuid4().hex
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port)],
-        cwd=tmp_path,
-        env=tagged_environment(tag),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def page() -> str | None:
-        try:
-            with urllib.request.urlopen(base + "/", timeout=2) as response:
-                return response.read().decode()
-        except OSError:
-            return None
-
-    html = wait_for(page, 30)
-    try:
-        yield base, html, tag, proc.pid
-    finally:
-        stop_locust(proc, tag)
+    """(base URL, the UI's page, tag, the UI's pid)."""
+    with web_ui_running(tmp_path) as (proc, base, tag):
+        yield base, page_text(base + "/"), tag, proc.pid
 
 
 def test_the_suite_options_appear_in_the_web_ui_form(web_ui):

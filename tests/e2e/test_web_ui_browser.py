@@ -6,21 +6,13 @@ under a new pid (the supervisor's restart); once the shape ends the run, the Dow
 tab links the run's HTML report, which opens without console errors.
 """
 
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 
 import pytest
 
-from deployments.ports import free_port
 from locustfiles.web_ui import COLUMNS, REPORT_TITLE
 from tests.browser import launch_chromium
 from tests.e2e.harness import (
-    LOCUSTFILE,
-    stop_locust,
-    tagged_environment,
+    web_ui_running,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -72,38 +64,11 @@ UI_TIMEOUT_S = 30
 RUN_TIMEOUT_MS = 60_000
 
 
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def locust_ui(tmp_path):
     """Locust's UI on a free loopback port, in tmp_path, tagged; (base URL, tag)."""
-    port = free_port()
-    tag = uuid.uuid4().hex
-    with (tmp_path / "locust.err").open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port)],
-            cwd=tmp_path,
-            env=tagged_environment(tag),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + UI_TIMEOUT_S
-        while not answers(base + "/"):
-            assert proc.poll() is None, (tmp_path / "locust.err").read_text()
-            assert time.monotonic() < deadline, "Locust's web UI did not answer"
-            time.sleep(0.2)
+    with web_ui_running(tmp_path, UI_TIMEOUT_S) as (_, base, tag):
         yield base, tag
-    finally:
-        stop_locust(proc, tag)
 
 
 def test_a_run_from_the_web_ui_shows_its_chaos_and_links_its_report(locust_ui):
