@@ -13,6 +13,7 @@ import gevent
 from chaos.context import FaultContext
 from chaos.models import Failure, Injection
 from chaos.targets import resolve
+from deployments.attached import AttachedDeployment
 from deployments.launcher import Deployment
 from faultsuite.clock import RunClock
 from reports.events import EventLog
@@ -23,9 +24,9 @@ log = logging.getLogger(__name__)
 
 
 class FaultScheduler:
-    """Runs one failure's injections against a launched deployment."""
+    """Runs one failure's injections against a launched or attached deployment."""
 
-    def __init__(self, name: str, failure: Failure, deployment: Deployment, events: EventLog, clock: RunClock):
+    def __init__(self, name: str, failure: Failure, deployment: Deployment | AttachedDeployment, events: EventLog, clock: RunClock):
         self.name = name
         self.failure = failure
         self.deployment = deployment

@@ -1,9 +1,10 @@
-"""A dry run: what each failure would signal in a launched deployment, with pids, touching nothing."""
+"""A dry run: what each failure would signal in a deployment, with pids, touching nothing."""
 
 import psutil
 
 from chaos.models import Failure
 from chaos.targets import resolve
+from deployments.attached import AttachedDeployment
 from deployments.launcher import Deployment
 
 __all__ = ["describe_plan"]
@@ -16,7 +17,7 @@ def _command(pid: int) -> str:
         return "?"
 
 
-def describe_plan(deployment: Deployment, failures: dict[str, Failure]) -> list[str]:
+def describe_plan(deployment: Deployment | AttachedDeployment, failures: dict[str, Failure]) -> list[str]:
     """One line per failure heading, then one per process each firing would signal now.
 
     Targets are resolved as they would be at the fault (same selection rule and seed), against
@@ -35,6 +36,10 @@ def describe_plan(deployment: Deployment, failures: dict[str, Failure]) -> list[
                 lines.append(f"  at {when} s  {injection.signal_name}  not applicable: {resolution.not_applicable}")
                 continue
             for target in resolution.targets:
-                what = f"{target.child} child of {target.replica.name}" if target.child else f"process group of {target.replica.name}"
+                what = {
+                    "child": f"{target.child} child of {target.replica.name}",
+                    "group": f"process group of {target.replica.name}",
+                    "leader": f"process of {target.replica.name} (not its group)",
+                }[target.scope]
                 lines.append(f"  at {when} s  {injection.signal_name}  {what}  pid {target.pid}  ({_command(target.pid)})")
     return lines

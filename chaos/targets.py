@@ -1,8 +1,12 @@
-"""Resolve an injection's target to processes, only ever within the launched process tree.
+"""Resolve an injection's target to processes, only ever within the deployment's own.
 
-A role resolves to live replicas the launcher started; a child role to processes in those
-replicas' own trees whose command line matches the role's pattern in the deployment file.
-Nothing on the host outside the deployment is ever considered, whatever its command line.
+A role resolves to live replicas: those the launcher started, or, for an attached deployment,
+the processes its selectors matched (`deployments.attached`). A child role resolves to
+processes in those replicas' own trees whose command line matches the role's pattern in the
+deployment file. Nothing else on the host is ever considered, whatever its command line.
+
+A launched replica is signalled as its whole process group (unless `leader_only`); an
+attached one only ever by its own pid.
 """
 
 import random
@@ -13,6 +17,7 @@ from typing import Literal
 import psutil
 
 from chaos.models import Injection
+from deployments.attached import AttachedDeployment, AttachedReplica
 from deployments.launcher import Deployment, Replica
 
 __all__ = ["Resolution", "SignalTarget", "resolve"]
@@ -22,7 +27,7 @@ __all__ = ["Resolution", "SignalTarget", "resolve"]
 class SignalTarget:
     """One thing to signal: a replica's whole process group, its leader alone, or one child."""
 
-    replica: Replica
+    replica: "Replica | AttachedReplica"
     pid: int
     scope: Literal["group", "leader", "child"]
     child: str | None = None
@@ -51,21 +56,22 @@ def _create_time(target: SignalTarget) -> float:
         return float("inf")
 
 
-def resolve(deployment: Deployment, injection: Injection) -> Resolution:
+def resolve(deployment: "Deployment | AttachedDeployment", injection: Injection) -> Resolution:
     """Processes `injection` would signal now, picked by its `select` rule and `count`."""
     target = injection.target
-    component = deployment.spec.component(target.role)
-    if component is None:
-        return Resolution([], f"deployment {deployment.spec.name} has no component {target.role!r}")
-    if target.child is not None and target.child not in component.children:
+    spec = deployment.spec
+    if target.role not in spec.roles:
+        return Resolution([], f"deployment {spec.name} has no component {target.role!r}")
+    children = spec.children_of(target.role)
+    if target.child is not None and target.child not in children:
         return Resolution([], f"component {target.role!r} declares no child role {target.child!r}")
 
     live = [r for r in deployment.replicas_of(target.role) if r.process is not None and r.process.alive()]
     if target.child is None:
-        scope = "leader" if target.leader_only else "group"
+        scope = "group" if deployment.signals_groups and not target.leader_only else "leader"
         candidates = [SignalTarget(r, r.process.pid, scope) for r in live]  # type: ignore[union-attr]
     else:
-        pattern = re.compile(component.children[target.child].match)
+        pattern = re.compile(children[target.child].match)
         candidates = []
         for replica in live:
             for proc in replica.process.group_members()[1:]:  # type: ignore[union-attr]

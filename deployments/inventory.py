@@ -1,4 +1,4 @@
-"""Every process of a launched deployment, including those its killed replicas left behind.
+"""Every process of a deployment, including those its killed replicas left behind.
 
 A replica's processes are its current leader and the leader's descendants. Once seen, a
 process stays known: when its leader is gone (killed alone, or replaced by a restart) and it
@@ -18,6 +18,7 @@ import psutil
 from deployments.process import running
 
 if TYPE_CHECKING:
+    from deployments.attached import AttachedDeployment, AttachedReplica
     from deployments.launcher import Deployment, Replica
 
 __all__ = ["ProcessInventory", "TrackedProcess"]
@@ -48,12 +49,12 @@ class TrackedProcess:
 class ProcessInventory:
     """Snapshots of a deployment's processes. One per deployment; not thread-safe (greenlets)."""
 
-    def __init__(self, deployment: "Deployment"):
+    def __init__(self, deployment: "Deployment | AttachedDeployment"):
         self.deployment = deployment
         self._known: dict[int, TrackedProcess] = {}
         self._child_patterns = {
-            component.name: [(role, re.compile(child.match)) for role, child in component.children.items()]
-            for component in deployment.spec.components
+            component: [(role, re.compile(child.match)) for role, child in deployment.spec.children_of(component).items()]
+            for component in deployment.spec.roles
         }
 
     def _role_of(self, component: str, process: psutil.Process) -> str:
@@ -63,7 +64,7 @@ class ProcessInventory:
             return "child"
         return next((role for role, pattern in self._child_patterns[component] if pattern.search(cmdline)), "child")
 
-    def _members(self, replica: "Replica") -> list[TrackedProcess]:
+    def _members(self, replica: "Replica | AttachedReplica") -> list[TrackedProcess]:
         if replica.process is None:
             return []
         tracked = []

@@ -11,14 +11,11 @@ to a grace period, then SIGKILLs what is left, including descendants that left t
 replicas that were killed alone or restarted (see `deployments.inventory`).
 """
 
-import json
 import logging
 import os
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,10 +23,12 @@ from typing import Literal
 import gevent
 import psutil
 
+from deployments.dynamo import dynamo_environment
 from deployments.inventory import ProcessInventory, TrackedProcess
 from deployments.models import Component, DeploymentSpec, HttpProbe
 from deployments.ports import free_port
 from deployments.probes import probe_once, wait_until
+from deployments.warmup import warm_up
 from deployments.process import ReplicaProcess, describe_returncode, running
 from faultsuite.errors import LaunchError
 from reports.events import EventLog
@@ -71,7 +70,12 @@ class Replica:
 class Deployment:
     """A launched deployment graph; logs under `run_dir/<replica>/`, events into `events`."""
 
+    #: Chaos signals a replica's whole process group: the launcher made each its own.
+    signals_groups = True
+
     def __init__(self, spec: DeploymentSpec, run_dir: Path, events: EventLog, host: str = "127.0.0.1"):
+        """Allocates the ports and prepares any backend the templates use (`{dynamo[...]}`:
+        ConfigError when it is not installed); starts nothing."""
         self.spec = spec
         self.run_dir = run_dir
         self.events = events
@@ -80,19 +84,26 @@ class Deployment:
         self._stopping = False
         self._down = False
         self.replicas: list[Replica] = [
-            Replica(component, index, free_port(host), run_dir / (component.name if component.replicas == 1 else f"{component.name}_{index}"))
+            Replica(component, index, free_port(host, component.port_range), run_dir / (component.name if component.replicas == 1 else f"{component.name}_{index}"))
             for component in spec.components
             for index in range(component.replicas)
         ]
         self.inventory = ProcessInventory(self)
-        self._urls = {
-            role: ",".join(f"http://{host}:{r.port}" for r in self.replicas if r.role == role) for role in spec.roles
+        urls = {role: ",".join(f"http://{host}:{r.port}" for r in self.replicas if r.role == role) for role in spec.roles}
+        self._values: dict[str, object] = {
+            "python": sys.executable,
+            "host": host,
+            "urls": urls,
+            "ports": {name: free_port(host) for name in spec.ports},
+            "run_dir": str(run_dir.resolve()),
         }
+        if "dynamo" in spec.backends:
+            self._values["dynamo"] = dynamo_environment().template_values()
 
     # -- templates -------------------------------------------------------------------------
 
     def render(self, template: str, replica: Replica | None = None) -> str:
-        values = {"python": sys.executable, "host": self.host, "urls": self._urls}
+        values = dict(self._values)
         if replica is not None:
             values.update(port=replica.port, replica=replica.index)
         return template.format(**values)
@@ -114,7 +125,8 @@ class Deployment:
         if self._stopping:
             raise LaunchError(f"component {replica.name}: not started, the deployment is being torn down")
         component = replica.component
-        env = {**os.environ, **component.env, "PYTHONUNBUFFERED": "1"}
+        own = {**self.spec.env, **component.env}
+        env = {**os.environ, **{key: self.render(value, replica) for key, value in own.items()}, "PYTHONUNBUFFERED": "1"}
         argv = [self.render(part, replica) for part in component.command]
         replica.state = "starting"
         try:
@@ -168,34 +180,13 @@ class Deployment:
                 for job in jobs:
                     if job.value is not None:
                         raise job.value
-            self._warm_up(warmup_timeout_s)
+            warm_up(self.endpoint, self.spec, self.events, warmup_timeout_s)
         except BaseException:
             if not self._stopping:  # else down() is already under way, called by someone else
                 self.down()
             raise
         self.startup_time_s = time.monotonic() - started
         return self.startup_time_s
-
-    def _warm_up(self, timeout_s: float) -> None:
-        url = self.endpoint.rstrip("/") + "/v1/chat/completions"
-        body = json.dumps({"model": self.spec.model, "messages": [{"role": "user", "content": "warm up"}], "max_tokens": 1}).encode()
-        last_error = ""
-
-        def attempt() -> bool:
-            nonlocal last_error
-            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    json.load(response)
-                    return True
-            except (OSError, urllib.error.URLError, ValueError) as exc:
-                last_error = str(exc)
-                return False
-
-        if not wait_until(attempt, timeout_s, interval_s=0.2):
-            self.events.emit("warmup", outcome="failed", detail=last_error)
-            raise LaunchError(f"warm-up request to {url} did not succeed within {timeout_s:g} s: {last_error}")
-        self.events.emit("warmup", outcome="ok")
 
     def _signal_orphan(self, orphan: TrackedProcess, sig: signal.Signals) -> None:
         try:

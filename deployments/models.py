@@ -1,42 +1,61 @@
 """Typed model of a deployment graph file (`deployments/<name>.yaml`).
 
-Commands, probe URLs, the endpoint and the metrics URL are templates, filled at launch:
+Two kinds of file. `kind: launch` (the default) is a graph the suite starts and supervises.
+Its commands, environment values, probe URLs, the endpoint and the metrics URL are templates,
+filled at launch:
 
     {python}          the interpreter running the suite
     {host}            the loopback address components bind to
     {port}            this replica's port, allocated at launch
     {replica}         this replica's index, from 0
     {urls[ROLE]}      comma-separated base URLs of every replica of ROLE
+    {ports[NAME]}     a port named in the file's `ports:` list, one for the whole deployment
+    {run_dir}         the run's results directory
+    {dynamo[KEY]}     the prepared Dynamo environment (`deployments.dynamo`): `python`,
+                      `model_dir`, `replay_trace`, `model_name`
 
 Ports are never written in the file: each replica gets a free loopback port at launch and
 keeps it across restarts.
+
+`extends: NAME` starts from another deployment file and merges this one over it: mappings
+key by key, anything else replaced whole.
+
+`kind: attach` (`AttachSpec`) is a stack someone else started: an endpoint, a metrics URL,
+and how to find its processes on this host by command line. Nothing there is a template.
 """
 
 import re
 import string
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from faultsuite.errors import ConfigError
-from faultsuite.yamlfile import KeyPathError, StrictModel, load_yaml
+from faultsuite.yamlfile import KeyPathError, StrictModel, read_yaml, validate
 
 __all__ = [
     "DEPLOYMENTS_DIR",
+    "AnySpec",
+    "AttachSpec",
     "ChildRole",
     "Component",
     "DeploymentSpec",
+    "ProcessSelector",
+    "RequestSpec",
     "HttpProbe",
     "LogProbe",
     "MetricsSpec",
     "RestartPolicy",
     "available_deployments",
+    "embedded_deployments",
     "load_deployment",
 ]
 
 DEPLOYMENTS_DIR = Path(__file__).resolve().parent
-TEMPLATE_FIELDS = {"python", "host", "port", "replica", "urls"}
+TEMPLATE_FIELDS = {"python", "host", "port", "replica", "urls", "ports", "run_dir", "dynamo"}
+#: Placeholders whose values come from an environment prepared outside the suite's own.
+BACKEND_FIELDS = {"dynamo"}
 
 
 def template_fields(text: str) -> list[str]:
@@ -96,13 +115,69 @@ class Component(StrictModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="role, e.g. decode_worker")
     command: list[Template] = Field(min_length=1)
     replicas: int = Field(1, ge=1)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, Template] = Field(default_factory=dict, description="over the deployment's own `env`")
     cwd: str | None = None
     ready: HttpProbe | LogProbe | None = None
     ready_timeout_s: float = Field(60.0, gt=0)
     restart: RestartPolicy = RestartPolicy()
     depends_on: list[str] = Field(default_factory=list)
     children: dict[str, ChildRole] = Field(default_factory=dict)
+    port_range: tuple[int, int] | None = Field(
+        None, description="[low, high]: take {port} from this range, for programs that cannot use any port"
+    )
+
+    @field_validator("port_range")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 1024 <= value[0] <= value[1] <= 65535:
+            raise ValueError(f"expected [low, high] with 1024 <= low <= high <= 65535, got {list(value)}")
+        return value
+
+
+class RequestSpec(StrictModel):
+    """What every chat request to this deployment carries beyond the OpenAI fields."""
+
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="merged into each request body; a string in it may use {max_tokens}, e.g. a replay id",
+    )
+
+    @field_validator("extra_body")
+    @classmethod
+    def _only_max_tokens(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for text in _strings(value):
+            try:
+                unknown = {name for name in template_fields(text)} - {"max_tokens"}
+            except ValueError as exc:
+                raise ValueError(f"malformed template {text!r}: {exc}") from None
+            if unknown:
+                raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}} in {text!r}; known: max_tokens")
+        return value
+
+    def body_for(self, max_tokens: int) -> dict[str, Any]:
+        """`extra_body` with `{max_tokens}` filled in."""
+        return _fill(self.extra_body, max_tokens=max_tokens)
+
+
+def _strings(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _fill(value: Any, **fields: object) -> Any:
+    if isinstance(value, str):
+        return value.format(**fields)
+    if isinstance(value, dict):
+        return {key: _fill(item, **fields) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, **fields) for item in value]
+    return value
 
 
 class MetricsSpec(StrictModel):
@@ -112,12 +187,19 @@ class MetricsSpec(StrictModel):
 
 
 class DeploymentSpec(StrictModel):
+    """A graph the suite launches (`kind: launch`)."""
+
     kind: Literal["launch"] = "launch"
     name: str
     description: str = ""
     model: str
     endpoint: Template = Field(description="base URL clients use (template)")
     metrics: MetricsSpec | None = None
+    request: RequestSpec = RequestSpec()
+    env: dict[str, Template] = Field(default_factory=dict, description="environment of every component")
+    ports: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
+        default_factory=list, description="names of extra ports, one each for the whole deployment: {ports[NAME]}"
+    )
     components: Annotated[list[Component], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -137,26 +219,48 @@ class DeploymentSpec(StrictModel):
         self._check_template_references(names)
         return self
 
-    def _check_template_references(self, roles: list[str]) -> None:
-        """Every `{urls[ROLE]}` names a component; shared URLs have no replica of their own."""
+    def _templates(self) -> tuple[dict[tuple, str], dict[tuple, str]]:
+        """(templates shared by the deployment, templates filled per replica), by key path."""
         shared = {("endpoint",): self.endpoint}
         if self.metrics is not None:
             shared[("metrics", "url")] = self.metrics.url
-        per_replica = {}
+        per_replica = {("env", key): value for key, value in self.env.items()}
         for index, component in enumerate(self.components):
             for position, part in enumerate(component.command):
                 per_replica[("components", index, "command", position)] = part
+            for key, value in component.env.items():
+                per_replica[("components", index, "env", key)] = value
             if isinstance(component.ready, HttpProbe):
                 per_replica[("components", index, "ready", "http")] = component.ready.http
+        return shared, per_replica
+
+    def _check_template_references(self, roles: list[str]) -> None:
+        """Every `{urls[ROLE]}` names a component and every `{ports[NAME]}` a declared port;
+        shared URLs have no replica of their own."""
+        shared, per_replica = self._templates()
         for path, text in {**shared, **per_replica}.items():
             for name in template_fields(text):
                 if name.startswith("urls[") and name[5:-1] not in roles:
                     raise KeyPathError(path, f"{{{name}}} names no component; components: {', '.join(roles)}")
+                if name.startswith("ports[") and name[6:-1] not in self.ports:
+                    raise KeyPathError(path, f"{{{name}}} names no port; declared ports: {', '.join(self.ports) or 'none'}")
                 if path in shared and name in ("port", "replica"):
                     raise KeyPathError(path, f"{{{name}}} has no value here: it belongs to one replica; use {{urls[ROLE]}}")
 
+    @property
+    def backends(self) -> set[str]:
+        """Prepared environments its templates use, e.g. {"dynamo"}; empty for the embedded graph."""
+        shared, per_replica = self._templates()
+        used = {name.split("[")[0] for text in {**shared, **per_replica}.values() for name in template_fields(text)}
+        return used & BACKEND_FIELDS
+
     def component(self, role: str) -> Component | None:
         return next((c for c in self.components if c.name == role), None)
+
+    def children_of(self, role: str) -> dict[str, ChildRole]:
+        """The named child roles inside `role`'s processes."""
+        component = self.component(role)
+        return component.children if component is not None else {}
 
     @property
     def roles(self) -> list[str]:
@@ -181,16 +285,99 @@ class DeploymentSpec(StrictModel):
         return [component for level in self.start_levels() for component in level]
 
 
+class ProcessSelector(StrictModel):
+    """How to find an attached role's processes: a regex over each process's command line."""
+
+    match: str = Field(description="regex searched in the space-joined command line")
+    count: int | None = Field(None, ge=1, description="how many processes must match when attaching")
+    children: dict[str, ChildRole] = Field(default_factory=dict, description="named subprocesses, among its descendants")
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class AttachSpec(StrictModel):
+    """A deployment someone else runs (`kind: attach`): the suite launches nothing, tears
+    nothing down, and signals only single processes its selectors match (never a group)."""
+
+    kind: Literal["attach"]
+    name: str
+    description: str = ""
+    model: str
+    endpoint: str = Field(description="base URL clients use, e.g. http://127.0.0.1:8000")
+    metrics: MetricsSpec | None = None
+    request: RequestSpec = RequestSpec()
+    select_from: Literal["host"] = Field(
+        description="where selectors look: `host`, every process on this host run by this user; "
+        "required, because these processes are not the suite's children"
+    )
+    processes: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ProcessSelector] = Field(min_length=1)
+
+    @property
+    def roles(self) -> list[str]:
+        return list(self.processes)
+
+    def children_of(self, role: str) -> dict[str, ChildRole]:
+        selector = self.processes.get(role)
+        return selector.children if selector is not None else {}
+
+    @property
+    def backends(self) -> set[str]:
+        return set()
+
+
+AnySpec = DeploymentSpec | AttachSpec
+
+
 def available_deployments() -> list[str]:
     """Names of the deployments shipped in `deployments/`."""
     return sorted(p.stem for p in DEPLOYMENTS_DIR.glob("*.yaml"))
 
 
-def load_deployment(name_or_path: str) -> DeploymentSpec:
+def embedded_deployments() -> list[str]:
+    """Shipped deployments that run on the embedded simulated graph alone: nothing to install."""
+    return [name for name in available_deployments() if isinstance(spec := load_deployment(name), DeploymentSpec) and not spec.backends]
+
+
+def _merged(base: object, override: object) -> object:
+    """Mappings merge key by key, recursively; anything else in `override` replaces `base`."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{key: _merged(base.get(key), value) for key, value in override.items()}}
+    return override
+
+
+def _with_base(path: Path, data: object, seen: tuple[Path, ...] = ()) -> object:
+    """`extends: NAME` (a shipped deployment, or a path relative to this file): the base
+    document with this one merged over it."""
+    if not isinstance(data, dict) or "extends" not in data:
+        return data
+    base_name = data.pop("extends")
+    if not isinstance(base_name, str):
+        raise ConfigError(f"{path}: extends: expected a deployment name or path, got {base_name!r}")
+    base_path = path.parent / base_name if base_name.endswith((".yaml", ".yml")) else DEPLOYMENTS_DIR / f"{base_name}.yaml"
+    if not base_path.exists():
+        raise ConfigError(f"{path}: extends: unknown deployment {base_name!r}; available: {', '.join(available_deployments())}")
+    if base_path.resolve() in seen:
+        raise ConfigError(f"{path}: extends: {base_name!r} extends itself, through {' -> '.join(p.name for p in seen)}")
+    base = _with_base(base_path, read_yaml(base_path), (*seen, path.resolve()))
+    return _merged(base, data)
+
+
+def load_deployment(name_or_path: str) -> AnySpec:
     """A shipped deployment by name, or any deployment file by path."""
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = DEPLOYMENTS_DIR / f"{name_or_path}.yaml"
         if not path.exists():
             raise ConfigError(f"--deployment: unknown deployment {name_or_path!r}; available: {', '.join(available_deployments())}")
-    return load_yaml(path, DeploymentSpec)
+    data = _with_base(path, read_yaml(path))
+    kind = data.get("kind", "launch") if isinstance(data, dict) else "launch"
+    if kind not in ("launch", "attach"):
+        raise ConfigError(f"{path}: kind: unknown kind {kind!r}; known: launch, attach")
+    return validate(path, data, AttachSpec if kind == "attach" else DeploymentSpec)

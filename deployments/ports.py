@@ -1,12 +1,29 @@
 """Free loopback ports, chosen at launch."""
 
+import random
 import socket
 
 __all__ = ["free_port"]
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now; the kernel picks it, so parallel runs do not collide."""
+def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(host: str = "127.0.0.1", within: tuple[int, int] | None = None) -> int:
+    """A port nothing listens on now. The kernel picks it, so parallel runs do not collide;
+    `within` (low, high, inclusive) instead tries random ports of that range."""
+    if within is None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+            return probe.getsockname()[1]
+    low, high = within
+    for port in random.sample(range(low, high + 1), min(200, high - low + 1)):
+        if _bindable(host, port):
+            return port
+    raise OSError(f"no free port on {host} between {low} and {high}")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from faultsuite.errors import ConfigError
 
-__all__ = ["KeyPathError", "StrictModel", "describe_error", "load_yaml", "read_yaml", "validation_message"]
+__all__ = ["KeyPathError", "StrictModel", "describe_error", "load_yaml", "read_yaml", "validate", "validation_message"]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -72,7 +72,11 @@ def read_yaml(path: Path) -> object:
 
 def load_yaml(path: Path, model: type[Model], context: dict | None = None) -> Model:
     """Validate the YAML document at `path` as `model`."""
-    data = read_yaml(path)
+    return validate(path, read_yaml(path), model, context)
+
+
+def validate(path: Path, data: object, model: type[Model], context: dict | None = None) -> Model:
+    """Validate `data`, read from `path`, as `model`; problems name `path`."""
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:

@@ -44,6 +44,7 @@ class ChatUser(FastHttpUser):
     def body(self, session: ClientSession) -> dict:
         load = session.load
         body = {
+            **load.extra_body,
             "model": session.model,
             "messages": [{"role": "user", "content": load.prompt}],
             "max_tokens": load.max_tokens,

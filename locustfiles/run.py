@@ -18,7 +18,9 @@ from pathlib import Path
 
 from chaos.injector import FaultScheduler
 from chaos.plan import describe_plan
+from deployments.attached import AttachedDeployment
 from deployments.launcher import Deployment
+from deployments.models import AttachSpec
 from faultsuite.clock import RunClock
 from faultsuite.errors import FaultSuiteError
 from locustfiles.scenario import Scenario
@@ -63,7 +65,7 @@ class FaultToleranceRun:
             load=asdict(scenario.load),
         )
         write_manifest(self.manifest, self.run_dir)
-        self.deployment: Deployment | None = None
+        self.deployment: Deployment | AttachedDeployment | None = None
         self.samplers: list[CsvSampler] = []
         self.scheduler: FaultScheduler | None = None
         self.endpoint = scenario.host
@@ -89,11 +91,17 @@ class FaultToleranceRun:
         scenario = self.scenario
         log.info("run %s × %s into %s", scenario.deployment_name, scenario.failure_name, self.run_dir)
         try:
-            if scenario.deployment is not None:
-                self.deployment = Deployment(scenario.deployment, self.run_dir, self.events, host=scenario.deployment_host)
+            spec = scenario.deployment
+            if isinstance(spec, AttachSpec):
+                self.deployment = AttachedDeployment(spec, self.run_dir, self.events, source=scenario.deployment_source)
+                self.deployment.up()
+                self.endpoint = self.deployment.endpoint
+                log.info("attached to %s at %s: %s", spec.name, self.endpoint, ", ".join(f"{r.name} pid {r.pid}" for r in self.deployment.replicas))
+            elif spec is not None:
+                self.deployment = Deployment(spec, self.run_dir, self.events, host=scenario.deployment_host)
                 self.startup_time_s = self.deployment.up()
                 self.endpoint = self.deployment.endpoint
-                log.info("deployment %s ready in %.2f s at %s", scenario.deployment.name, self.startup_time_s, self.endpoint)
+                log.info("deployment %s ready in %.2f s at %s", spec.name, self.startup_time_s, self.endpoint)
         except FaultSuiteError as exc:
             self.error = str(exc)
             log.error("launch failed: %s", exc)

@@ -4,11 +4,13 @@ Built from Locust's parsed options (command line, config file or web UI form), s
 problem a user can make is found here and reported as one ConfigError line.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chaos.models import Failure, load_catalogue
-from deployments.models import DeploymentSpec, load_deployment
+from deployments.dynamo import dynamo_environment
+from deployments.models import AnySpec, AttachSpec, load_deployment
 from faultsuite.errors import ConfigError
 from locustfiles.options import option_defaults
 from locustfiles.scenario_file import apply_scenario_file
@@ -33,6 +35,8 @@ class LoadSettings:
     retry_delay_s: float
     sla_latency_s: float
     max_run_time_s: float
+    #: Merged into every request body: what the deployment asks for beyond OpenAI's fields.
+    extra_body: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_requests(self) -> int:
@@ -45,7 +49,7 @@ class LoadSettings:
 
 @dataclass(frozen=True)
 class Scenario:
-    deployment: DeploymentSpec | None  # None: an endpoint someone else runs (`--host`)
+    deployment: AnySpec | None  # None: an endpoint someone else runs (`--host`)
     host: str | None
     failure_name: str
     failure: Failure
@@ -57,6 +61,7 @@ class Scenario:
     abort_rule: AbortRule | None = None
     junit: Path | None = None
     deployment_host: str = "127.0.0.1"  # where a launched deployment listens and is reached
+    deployment_source: str = ""  # the --deployment given: a shipped name or a file's path
 
     @property
     def deployment_name(self) -> str:
@@ -96,6 +101,10 @@ def scenario_from_options(options) -> Scenario:
     host = options.host or None
     deployment_name = options.deployment or (None if host else DEMO_DEPLOYMENT)
     deployment = load_deployment(deployment_name) if deployment_name else None
+    if deployment is not None and "dynamo" in deployment.backends:
+        dynamo_environment().require()
+    if isinstance(deployment, AttachSpec) and host:
+        deployment = deployment.model_copy(update={"endpoint": host})  # --host wins over the file
     catalogue = load_catalogue()
     failure_name, failure = catalogue.resolve(options.failure or (DEMO_FAILURE if deployment else "none"))
     if deployment is None and failure.injections:
@@ -104,17 +113,19 @@ def scenario_from_options(options) -> Scenario:
         failure = failure.shifted_to(_number("fault-at", options.fault_at, allow_zero=True))
     if options.fault_count not in (None, ""):
         failure = failure.with_count(_number("fault-count", options.fault_count, int))
+    max_tokens = _number("max-tokens", options.max_tokens, int)
     load = LoadSettings(
         clients=_number("clients", options.clients, int),
         ramp_up_s=_number("ramp-up", options.ramp_up, allow_zero=True),
         requests_per_client=_number("requests-per-client", options.requests_per_client, int),
-        max_tokens=_number("max-tokens", options.max_tokens, int),
+        max_tokens=max_tokens,
         prompt=_prompt(options),
         stream=not options.no_stream,
         request_timeout_s=_number("request-timeout", options.request_timeout),
         retry_delay_s=_number("retry-delay", options.retry_delay, allow_zero=True),
         sla_latency_s=_number("sla-latency", options.sla_latency),
         max_run_time_s=_number("max-run-time", options.max_run_time),
+        extra_body=deployment.request.body_for(max_tokens) if deployment is not None else {},
     )
     results_dir = Path(options.results_dir) if options.results_dir else None
     if results_dir is not None and results_dir.is_dir() and any(results_dir.iterdir()):
@@ -138,4 +149,5 @@ def scenario_from_options(options) -> Scenario:
         abort_rule=parse_abort_rule(options.abort_if) if options.abort_if else None,
         junit=Path(options.junit) if options.junit else None,
         deployment_host=_deployment_host(options.deployment_host),
+        deployment_source=deployment_name or "",
     )

@@ -27,6 +27,7 @@ EventKind = Literal[
     "not_applicable",  # a failure named a role the deployment lacks, or nothing to select
     "warmup",  # the warm-up request after launch
     "stop",  # teardown signalled a component
+    "attach",  # a process of an attached deployment was matched by its selector
 ]
 EVENT_KINDS: tuple[str, ...] = EventKind.__args__  # type: ignore[attr-defined]
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.models import load_catalogue
-from deployments.models import available_deployments
+from deployments.models import embedded_deployments
 from reports.render import render_group
 from reports.results import summary_markdown
 from reports.rundata import RunData, load_run
@@ -41,9 +41,9 @@ FULL = LoadSize(clients=8, request_timeout_s=30.0, fault_at_s=5.0, after_last_fa
 
 
 def matrix_pairs() -> list[tuple[str, str]]:
-    """Every (deployment, failure) pair, by canonical failure name (no aliases)."""
+    """Every (embedded deployment, failure) pair, by canonical failure name (no aliases)."""
     failures = list(load_catalogue().failures)
-    return [(deployment, failure) for deployment in available_deployments() for failure in failures]
+    return [(deployment, failure) for deployment in embedded_deployments() for failure in failures]
 
 
 def last_fault_at_s(failure: str, size: LoadSize) -> float:

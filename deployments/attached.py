@@ -1,0 +1,189 @@
+"""Attach to a deployment someone else runs (`kind: attach`): find its processes, never own them.
+
+The file's selectors are regexes over command lines, searched across this host, because these
+processes are not the suite's children. That search is bounded on purpose:
+
+- only processes run by the same user as the suite;
+- never the suite's own process or its ancestors (whose command lines may quote a selector);
+- a selector with `count` must match exactly that many processes, else attaching fails.
+
+Chaos signals a matched process by its pid alone, never its process group: a stack started by
+hand often shares one group with the shell or script that started it. Nothing is torn down.
+
+Roles are re-matched at most every `RESCAN_S` whenever someone looks (chaos, the samplers, the
+web UI), so a process the owner restarts is found again: it becomes a new replica, with an
+`attach` event, and a matched process that is gone gets an `exit` event.
+"""
+
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from deployments.inventory import ProcessInventory
+from deployments.models import AttachSpec
+from deployments.warmup import warm_up
+from faultsuite.errors import LaunchError
+from reports.events import EventLog
+
+__all__ = ["AttachedDeployment", "AttachedProcess", "AttachedReplica", "matching_processes"]
+
+RESCAN_S = 0.5
+
+
+@dataclass
+class AttachedProcess:
+    """A process of someone else's deployment, pinned by pid and start time."""
+
+    process: psutil.Process
+    started_at: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started_at = self.process.create_time()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        try:
+            return self.process.create_time() == self.started_at and self.process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    def group_members(self) -> list[psutil.Process]:
+        """The process and its descendants (not its process group, which is not ours)."""
+        if not self.alive():
+            return []
+        try:
+            return [self.process, *self.process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+
+@dataclass
+class AttachedReplica:
+    """One matched process of a role; the attributes the suite reads of a launched replica."""
+
+    role: str
+    index: int
+    process: AttachedProcess
+    state: str = "ready"
+    restarts: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.role}_{self.index}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def _excluded_pids() -> set[int]:
+    """The suite's own process and its ancestors."""
+    me = psutil.Process()
+    return {me.pid, *(p.pid for p in me.parents())}
+
+
+def matching_processes(pattern: str) -> list[psutil.Process]:
+    """This user's processes whose command line matches `pattern`, the suite and its ancestors
+    excepted, oldest first."""
+    regex = re.compile(pattern)
+    uid, excluded = os.getuid(), _excluded_pids()
+    found = []
+    for proc in psutil.process_iter(["pid", "uids", "cmdline", "create_time"]):
+        info = proc.info
+        if info["pid"] in excluded or info["uids"] is None or info["uids"].real != uid:
+            continue
+        if regex.search(" ".join(info["cmdline"] or [])):
+            found.append(proc)
+    return sorted(found, key=lambda p: (p.info["create_time"], p.pid))
+
+
+class AttachedDeployment:
+    """A running deployment found by its selectors; the same face to chaos, the samplers and
+    the web UI as a launched `Deployment`."""
+
+    #: A foreign process's group may hold its owner's shell: only pids are signalled.
+    signals_groups = False
+
+    def __init__(self, spec: AttachSpec, run_dir: Path, events: EventLog, source: str = ""):
+        self.spec = spec
+        self.run_dir = run_dir
+        self.events = events
+        self.source = source or spec.name  # the file, for error messages
+        self.startup_time_s: float | None = None  # nothing is launched: there is none
+        self._replicas: list[AttachedReplica] = []
+        self._scanned_at = float("-inf")
+        self.inventory = ProcessInventory(self)
+
+    @property
+    def endpoint(self) -> str:
+        return self.spec.endpoint
+
+    @property
+    def metrics_url(self) -> str | None:
+        return self.spec.metrics.url if self.spec.metrics else None
+
+    # -- processes -------------------------------------------------------------------------
+
+    @property
+    def replicas(self) -> list[AttachedReplica]:
+        """Every matched process, live or gone, re-matched at most every RESCAN_S."""
+        if time.monotonic() - self._scanned_at >= RESCAN_S:
+            self.rescan()
+        return self._replicas
+
+    def replicas_of(self, role: str) -> list[AttachedReplica]:
+        return [r for r in self.replicas if r.role == role]
+
+    def rescan(self) -> None:
+        """Match every selector now: new processes become replicas, vanished ones are marked."""
+        self._scanned_at = time.monotonic()
+        for replica in self._replicas:
+            if replica.state == "ready" and not replica.process.alive():
+                replica.state = "exited"
+                self.events.emit("exit", component=replica.role, replica=replica.index, pid=replica.pid, outcome="gone", detail="attached process no longer runs")
+        known = {(r.pid, r.process.started_at) for r in self._replicas}
+        for role, selector in self.spec.processes.items():
+            for proc in matching_processes(selector.match):
+                try:
+                    attached = AttachedProcess(proc)
+                except psutil.NoSuchProcess:
+                    continue
+                if (attached.pid, attached.started_at) in known:
+                    continue
+                index = len([r for r in self._replicas if r.role == role])
+                self._replicas.append(AttachedReplica(role, index, attached))
+                self.events.emit("attach", component=role, replica=index, pid=attached.pid, outcome="matched", detail=" ".join(proc.info["cmdline"] or [])[:200])
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def up(self, warmup_timeout_s: float = 30.0) -> None:
+        """Check the endpoint answers and every selector matches; LaunchError otherwise."""
+        url = self.endpoint.rstrip("/") + "/v1/models"
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                pass
+        except urllib.error.HTTPError:
+            pass  # it answers
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            raise LaunchError(f"{self.source}: endpoint {self.endpoint} unreachable ({getattr(exc, 'reason', exc)})") from None
+        self.rescan()
+        for role, selector in self.spec.processes.items():
+            found = [r for r in self._replicas if r.role == role]
+            if not found:
+                raise LaunchError(f"{self.source}: processes.{role}: no process of this user matches {selector.match!r}")
+            if selector.count is not None and len(found) != selector.count:
+                pids = ", ".join(str(r.pid) for r in found)
+                raise LaunchError(f"{self.source}: processes.{role}: expected {selector.count} processes matching {selector.match!r}, found {len(found)} (pids {pids})")
+        warm_up(self.endpoint, self.spec, self.events, warmup_timeout_s)
+
+    def down(self) -> None:
+        """Nothing to tear down: the processes are their owner's."""

@@ -1,0 +1,37 @@
+"""The warm-up request: one chat completion that must succeed before the load starts."""
+
+import json
+import urllib.error
+import urllib.request
+
+from deployments.models import AnySpec
+from deployments.probes import wait_until
+from faultsuite.errors import LaunchError
+from reports.events import EventLog
+
+__all__ = ["warm_up"]
+
+
+def warm_up(endpoint: str, spec: AnySpec, events: EventLog, timeout_s: float) -> None:
+    """Send a 1-token chat request (with the deployment's extra body) until one succeeds;
+    a `warmup` event either way, and LaunchError if none did within `timeout_s`."""
+    url = endpoint.rstrip("/") + "/v1/chat/completions"
+    request = {"model": spec.model, "messages": [{"role": "user", "content": "warm up"}], "max_tokens": 1}
+    body = json.dumps({**spec.request.body_for(1), **request}).encode()
+    last_error = ""
+
+    def attempt() -> bool:
+        nonlocal last_error
+        post = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(post, timeout=10) as response:
+                json.load(response)
+                return True
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            last_error = str(exc)
+            return False
+
+    if not wait_until(attempt, timeout_s, interval_s=0.2):
+        events.emit("warmup", outcome="failed", detail=last_error)
+        raise LaunchError(f"warm-up request to {url} did not succeed within {timeout_s:g} s: {last_error}")
+    events.emit("warmup", outcome="ok")
