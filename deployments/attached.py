@@ -28,10 +28,10 @@ import psutil
 from deployments.inventory import ProcessInventory
 from deployments.models import AttachSpec
 from deployments.warmup import warm_up
-from faultsuite.errors import LaunchError
+from faultsuite.errors import ConfigError
 from reports.events import EventLog
 
-__all__ = ["AttachedDeployment", "AttachedProcess", "AttachedReplica", "matching_processes"]
+__all__ = ["AttachedDeployment", "AttachedProcess", "AttachedReplica", "check_attachable", "matching_processes"]
 
 RESCAN_S = 0.5
 
@@ -106,6 +106,26 @@ def matching_processes(pattern: str) -> list[psutil.Process]:
     return sorted(found, key=lambda p: (p.info["create_time"], p.pid))
 
 
+def check_attachable(spec: AttachSpec, source: str) -> None:
+    """ConfigError in one line, naming `source` (the file), unless the endpoint answers and
+    every selector matches (exactly `count` processes, where given)."""
+    url = spec.endpoint.rstrip("/") + "/v1/models"
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            pass
+    except urllib.error.HTTPError:
+        pass  # it answers
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        raise ConfigError(f"{source}: endpoint {spec.endpoint} unreachable ({getattr(exc, 'reason', exc)})") from None
+    for role, selector in spec.processes.items():
+        found = matching_processes(selector.match)
+        if not found:
+            raise ConfigError(f"{source}: processes.{role}: no process of this user matches {selector.match!r}")
+        if selector.count is not None and len(found) != selector.count:
+            pids = ", ".join(str(p.pid) for p in found)
+            raise ConfigError(f"{source}: processes.{role}: expected {selector.count} processes matching {selector.match!r}, found {len(found)} (pids {pids})")
+
+
 class AttachedDeployment:
     """A running deployment found by its selectors; the same face to chaos, the samplers and
     the web UI as a launched `Deployment`."""
@@ -166,23 +186,9 @@ class AttachedDeployment:
     # -- lifecycle -------------------------------------------------------------------------
 
     def up(self, warmup_timeout_s: float = 30.0) -> None:
-        """Check the endpoint answers and every selector matches; LaunchError otherwise."""
-        url = self.endpoint.rstrip("/") + "/v1/models"
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                pass
-        except urllib.error.HTTPError:
-            pass  # it answers
-        except (OSError, urllib.error.URLError, ValueError) as exc:
-            raise LaunchError(f"{self.source}: endpoint {self.endpoint} unreachable ({getattr(exc, 'reason', exc)})") from None
+        """Check (`check_attachable`), match every role's processes, send the warm-up request."""
+        check_attachable(self.spec, self.source)
         self.rescan()
-        for role, selector in self.spec.processes.items():
-            found = [r for r in self._replicas if r.role == role]
-            if not found:
-                raise LaunchError(f"{self.source}: processes.{role}: no process of this user matches {selector.match!r}")
-            if selector.count is not None and len(found) != selector.count:
-                pids = ", ".join(str(r.pid) for r in found)
-                raise LaunchError(f"{self.source}: processes.{role}: expected {selector.count} processes matching {selector.match!r}, found {len(found)} (pids {pids})")
         warm_up(self.endpoint, self.spec, self.events, warmup_timeout_s)
 
     def down(self) -> None:

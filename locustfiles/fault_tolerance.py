@@ -14,6 +14,8 @@ import gevent
 from locust import events
 from locust.runners import WorkerRunner
 
+from deployments.attached import check_attachable
+from deployments.models import AttachSpec
 from faultsuite.errors import ConfigError
 from locustfiles.chat_user import ChatUser
 from locustfiles.distributed import drain_workers
@@ -33,7 +35,11 @@ UNUSED_HOST = "http://127.0.0.1:9"  # the discard port: a placeholder that is ne
 
 
 def check_endpoint(scenario: Scenario, timeout_s: float = 5.0) -> None:
-    """An attached endpoint must answer before any load is sent."""
+    """An attached endpoint must answer, and an attached deployment's selectors match,
+    before any load is sent."""
+    if isinstance(scenario.deployment, AttachSpec):
+        check_attachable(scenario.deployment, scenario.deployment_source)
+        return
     if scenario.deployment is not None or scenario.host is None:
         return
     url = scenario.host.rstrip("/") + "/v1/models"
