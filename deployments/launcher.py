@@ -83,8 +83,9 @@ class Deployment:
         self.startup_time_s: float | None = None
         self._stopping = False
         self._down = False
+        self._ports_taken: set[int] = set()
         self.replicas: list[Replica] = [
-            Replica(component, index, free_port(host, component.port_range), run_dir / (component.name if component.replicas == 1 else f"{component.name}_{index}"))
+            Replica(component, index, self._allocate_port(), run_dir / (component.name if component.replicas == 1 else f"{component.name}_{index}"))
             for component in spec.components
             for index in range(component.replicas)
         ]
@@ -94,11 +95,17 @@ class Deployment:
             "python": sys.executable,
             "host": host,
             "urls": urls,
-            "ports": {name: free_port(host) for name in spec.ports},
+            "ports": {name: self._allocate_port() for name in spec.ports},
             "run_dir": str(run_dir.resolve()),
         }
         if "dynamo" in spec.backends:
             self._values["dynamo"] = dynamo_environment().template_values()
+
+    def _allocate_port(self) -> int:
+        """A free port for one replica or named port, never one given out already."""
+        port = free_port(self.host, self.spec.port_range, frozenset(self._ports_taken))
+        self._ports_taken.add(port)
+        return port
 
     # -- templates -------------------------------------------------------------------------
 

@@ -122,16 +122,6 @@ class Component(StrictModel):
     restart: RestartPolicy = RestartPolicy()
     depends_on: list[str] = Field(default_factory=list)
     children: dict[str, ChildRole] = Field(default_factory=dict)
-    port_range: tuple[int, int] | None = Field(
-        None, description="[low, high]: take {port} from this range, for programs that cannot use any port"
-    )
-
-    @field_validator("port_range")
-    @classmethod
-    def _ordered(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
-        if value is not None and not 1024 <= value[0] <= value[1] <= 65535:
-            raise ValueError(f"expected [low, high] with 1024 <= low <= high <= 65535, got {list(value)}")
-        return value
 
 
 class RequestSpec(StrictModel):
@@ -200,7 +190,19 @@ class DeploymentSpec(StrictModel):
     ports: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
         default_factory=list, description="names of extra ports, one each for the whole deployment: {ports[NAME]}"
     )
+    port_range: tuple[int, int] | None = Field(
+        None,
+        description="[low, high]: take every port from this range instead of the kernel's pick, e.g. to keep "
+        "them out of the ephemeral range where the components' own OS-assigned ports could take them",
+    )
     components: Annotated[list[Component], Field(min_length=1)]
+
+    @field_validator("port_range")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 1024 <= value[0] <= value[1] <= 65535:
+            raise ValueError(f"expected [low, high] with 1024 <= low <= high <= 65535, got {list(value)}")
+        return value
 
     @model_validator(mode="after")
     def _graph(self) -> "DeploymentSpec":
