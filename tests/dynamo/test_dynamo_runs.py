@@ -104,3 +104,16 @@ def test_a_dynamo_deployment_without_the_backend_is_one_line_and_exit_2(tmp_path
         "run `python -m deployments.dynamo install` (about 700 MB, 1 minute)"
     )
     assert not Path(tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_disaggregated_losing_the_only_prefill_worker_fails_new_requests_until_it_is_back(dynamo, tmp_path_factory):
+    result = run_dynamo(tmp_path_factory, "dynamo-disagg", "--failure", "prefill_worker", "--clients", "4", "--requests-per-client", "20", "--fault-at", "2")
+    records = result.records
+    failed = [r for r in records if r["status"] == "failure"]
+    # Nothing else prefills: requests that arrive while it is gone are refused at once.
+    assert failed and all(r["http_status"] == 503 for r in failed), sorted({(r["http_status"], r["error_kind"]) for r in failed})
+    kinds = [(e["kind"], e["component"]) for e in result.events]
+    assert ("fault", "prefill_worker") in kinds and ("ready", "prefill_worker") in kinds[kinds.index(("fault", "prefill_worker")):]
+    last_failure = max(r["end_time"] for r in failed)
+    assert any(r["status"] == "success" and r["start_time"] > last_failure for r in records), "requests did not succeed again"
+    assert result.summary["TTFT p50 Before (ms)"] > 0  # replay streams through prefill then decode
