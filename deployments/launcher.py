@@ -138,10 +138,10 @@ class Deployment:
         replica.state = "starting"
         try:
             replica.process = ReplicaProcess(argv, env, component.cwd, replica.log_dir)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: an argument or variable no process can have
             replica.state = "exited"
             self.events.emit(kind, component=replica.role, replica=replica.index, outcome="failed", detail=str(exc))
-            raise LaunchError(f"component {replica.name}: cannot start {argv[0]!r}: {exc.strerror}") from None
+            raise LaunchError(f"component {replica.name}: cannot start {argv[0]!r}: {getattr(exc, 'strerror', None) or exc}") from None
         self.events.emit(kind, component=replica.role, replica=replica.index, pid=replica.pid, outcome="started", detail=f"port {replica.port}")
 
     def _await_ready(self, replica: Replica) -> bool:
@@ -185,8 +185,9 @@ class Deployment:
                 jobs = [gevent.spawn(self._launch_and_wait, r) for c in level for r in self.replicas_of(c.name)]
                 gevent.joinall(jobs)
                 for job in jobs:
-                    if job.value is not None:
-                        raise job.value
+                    error = job.value if job.successful() else job.exception
+                    if error is not None:
+                        raise error
             warm_up(self.endpoint, self.spec, self.events, warmup_timeout_s)
         except BaseException:
             if not self._stopping:  # else down() is already under way, called by someone else

@@ -63,19 +63,32 @@ def template_fields(text: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(text) if name]
 
 
+#: A field, or one key of a mapping field: `port`, `urls[frontend]`; never `.attr` or `[a][b]`.
+FIELD_PATTERN = re.compile(r"^(?P<base>[a-z_]+)(\[(?P<key>[^\[\]]+)\])?$")
+#: Fields that are mappings, and so take `[KEY]`.
+KEYED_FIELDS = {"urls", "ports", "dynamo"}
+
+
 def check_template(text: str) -> str:
-    """Reject a template naming a field other than the documented ones."""
+    """Reject a template naming a field other than the documented ones, or using one the way
+    filling it at launch could not (`{urls.frontend}`, `{port[0]}`)."""
     try:
-        names = {name.split("[")[0].split(".")[0] for name in template_fields(text)}
+        names = template_fields(text)
     except ValueError as exc:
         raise ValueError(f"malformed template {text!r}: {exc}") from None
-    unknown = names - TEMPLATE_FIELDS
-    if unknown:
-        raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}} in {text!r}; known: {', '.join(sorted(TEMPLATE_FIELDS))}")
+    for name in names:
+        match = FIELD_PATTERN.match(name)
+        base = match["base"] if match else re.split(r"[.\[]", name)[0]
+        if base not in TEMPLATE_FIELDS:
+            raise ValueError(f"unknown placeholder {{{base}}} in {text!r}; known: {', '.join(sorted(TEMPLATE_FIELDS))}")
+        if match is None or (match["key"] is not None) != (base in KEYED_FIELDS):
+            usage = f"{{{base}[KEY]}}" if base in KEYED_FIELDS else f"{{{base}}}"
+            raise ValueError(f"{{{name}}} in {text!r}: write it as {usage}")
     return text
 
 
 Template = Annotated[str, AfterValidator(check_template)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class HttpProbe(StrictModel):
@@ -115,7 +128,7 @@ class Component(StrictModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="role, e.g. decode_worker")
     command: list[Template] = Field(min_length=1)
     replicas: int = Field(1, ge=1)
-    env: dict[str, Template] = Field(default_factory=dict, description="over the deployment's own `env`")
+    env: dict[EnvName, Template] = Field(default_factory=dict, description="over the deployment's own `env`")
     cwd: str | None = None
     ready: HttpProbe | LogProbe | None = None
     ready_timeout_s: float = Field(60.0, gt=0)
@@ -186,7 +199,7 @@ class DeploymentSpec(StrictModel):
     endpoint: Template = Field(description="base URL clients use (template)")
     metrics: MetricsSpec | None = None
     request: RequestSpec = RequestSpec()
-    env: dict[str, Template] = Field(default_factory=dict, description="environment of every component")
+    env: dict[EnvName, Template] = Field(default_factory=dict, description="environment of every component")
     ports: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
         default_factory=list, description="names of extra ports, one each for the whole deployment: {ports[NAME]}"
     )
