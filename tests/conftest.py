@@ -7,3 +7,11 @@ here, makes every test see the same patched world whatever order modules are imp
 from gevent import monkey
 
 monkey.patch_all()
+
+from tests import loopback_guard  # imported after patch_all, like everything else
+
+
+def pytest_configure(config):
+    """Nothing may listen on a non-loopback address during the tests (tests/loopback_guard.py)."""
+    if loopback_guard.enabled() and not config.pluginmanager.has_plugin("loopback-guard"):
+        config.pluginmanager.register(loopback_guard.SessionGuard(), "loopback-guard")

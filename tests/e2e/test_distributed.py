@@ -211,7 +211,14 @@ def test_a_run_stopped_mid_load_writes_every_record_the_workers_sent(stopped_ear
 
 
 def test_processes_forks_workers_that_send_the_load_through_the_master(tmp_path):
-    result = run_locust(tmp_path, "--processes", "2", "--deployment", "agg-dp1", "--failure", "none", "--clients", "4", "--requests-per-client", "5")
+    # Locust's master binds every interface on port 5557 unless told otherwise; the forked
+    # workers find it through --master-host and --master-port.
+    port = str(free_port())
+    loopback_master = ["--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
+    result = run_locust(
+        tmp_path, "--processes", "2", *loopback_master, "--deployment", "agg-dp1", "--failure", "none",
+        "--clients", "4", "--requests-per-client", "5",
+    )  # fmt: skip
     try:
         assert result.returncode == 0, result.stderr[-3000:]
         assert Counter((r["client"], r["seq"]) for r in result.records) == Counter({(c, s): 1 for c in range(4) for s in range(5)})
