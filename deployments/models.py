@@ -12,7 +12,7 @@ filled at launch:
     {ports[NAME]}     a port named in the file's `ports:` list, one for the whole deployment
     {run_dir}         the run's results directory
     {dynamo[KEY]}     the prepared Dynamo environment (`deployments.dynamo`): `python`,
-                      `model_dir`, `replay_trace`, `model_name`
+                      `model_dir`, `replay_trace`, `event_broker`
 
 Ports are never written in the file: each replica gets a free loopback port at launch and
 keeps it across restarts.
@@ -150,7 +150,7 @@ class RequestSpec(StrictModel):
     def _only_max_tokens(cls, value: dict[str, Any]) -> dict[str, Any]:
         for text in _strings(value):
             try:
-                unknown = {name for name in template_fields(text)} - {"max_tokens"}
+                unknown = set(template_fields(text)) - {"max_tokens"}
             except ValueError as exc:
                 raise ValueError(f"malformed template {text!r}: {exc}") from None
             if unknown:
