@@ -71,6 +71,13 @@ def tagged_environment(tag: str) -> dict[str, str]:
     return {**os.environ, TAG_VARIABLE: tag}
 
 
+def as_if_interactive() -> None:
+    """In the child, before exec: SIGINT as a terminal's Ctrl-C would find it. A shell running
+    pytest in the background (`pytest &`, as CI scripts may) sets SIGINT to ignored, which
+    every child inherits, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_locust(
     tmp_path: Path, *options: str, capture: bool = True, run_dir: Path | None = None, env_extra: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen, str, Path]:
@@ -88,6 +95,7 @@ def start_locust(
         stdout=output,
         stderr=output,
         text=True,
+        preexec_fn=as_if_interactive,
     )
     return proc, tag, run_dir
 
