@@ -101,22 +101,27 @@ def start_dynamo_by_hand(dynamo: DynamoEnvironment, directory: Path, model_name:
         env, directory / "broker.log", None,
     )  # fmt: skip
     group = broker.pid
-    frontend = _start(
-        [python, "-m", "dynamo.frontend", "--http-host", "127.0.0.1", "--http-port", str(http), "--migration-limit", "0"],
-        env, directory / "frontend.log", group,
-    )  # fmt: skip
-    workers = []
-    for index in range(2):
-        worker_env = {**env, "DYN_SYSTEM_PORT": str(free_port(within=WORKER_PORTS)), "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS": '["generate"]'}
-        workers.append(
-            _start(
-                [python, "-m", "dynamo.mocker", "--model-path", str(model), "--model-name", model_name, "--speedup-ratio", "1",
-                 "--response-replay-trace-path", str(model / "replay_trace.jsonl")],
-                worker_env, directory / f"worker_{index}.log", group,
-            )  # fmt: skip
-        )
-    # Says "dynamo.mocker" and the model name, but is no mocker: a careless selector takes it.
-    decoy = _start([python, "-c", "import time; time.sleep(600)", f"notes-on-dynamo.mocker-{model_name}"], env, directory / "decoy.log", group)
+    try:
+        frontend = _start(
+            [python, "-m", "dynamo.frontend", "--http-host", "127.0.0.1", "--http-port", str(http), "--migration-limit", "0"],
+            env, directory / "frontend.log", group,
+        )  # fmt: skip
+        workers = []
+        for index in range(2):
+            worker_env = {**env, "DYN_SYSTEM_PORT": str(free_port(within=WORKER_PORTS)), "DYN_SYSTEM_USE_ENDPOINT_HEALTH_STATUS": '["generate"]'}
+            workers.append(
+                _start(
+                    [python, "-m", "dynamo.mocker", "--model-path", str(model), "--model-name", model_name, "--speedup-ratio", "1",
+                     "--response-replay-trace-path", str(model / "replay_trace.jsonl")],
+                    worker_env, directory / f"worker_{index}.log", group,
+                )  # fmt: skip
+            )
+        # Says "dynamo.mocker" and the model name, but is no mocker: a careless selector takes it.
+        decoy = _start([python, "-c", "import time; time.sleep(600)", f"notes-on-dynamo.mocker-{model_name}"], env, directory / "decoy.log", group)
+    except BaseException:
+        os.killpg(group, signal.SIGKILL)  # whatever of the stack had started: it is all in the group
+        broker.wait()
+        raise
     stack = HandStartedDynamo(f"http://127.0.0.1:{http}", model_name, broker, frontend, workers, decoy, directory)
     try:
         # Both workers registered: /health lists two `generate` instances.
