@@ -88,6 +88,17 @@ def check_template(text: str) -> str:
 
 
 Template = Annotated[str, AfterValidator(check_template)]
+
+
+def check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
+
+
+Regex = Annotated[str, AfterValidator(check_regex)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
@@ -101,16 +112,7 @@ class HttpProbe(StrictModel):
 class LogProbe(StrictModel):
     """Ready when a line of the component's output or error log matches `log` (a regex)."""
 
-    log: str
-
-    @field_validator("log")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+    log: Regex
 
 
 class RestartPolicy(StrictModel):
@@ -121,7 +123,7 @@ class RestartPolicy(StrictModel):
 class ChildRole(StrictModel):
     """A named subprocess inside a component, found by a regex over its command line."""
 
-    match: str
+    match: Regex
 
 
 class Component(StrictModel):
@@ -303,18 +305,9 @@ class DeploymentSpec(StrictModel):
 class ProcessSelector(StrictModel):
     """How to find an attached role's processes: a regex over each process's command line."""
 
-    match: str = Field(description="regex searched in the space-joined command line")
+    match: Regex = Field(description="regex searched in the space-joined command line")
     count: int | None = Field(None, ge=1, description="how many processes must match when attaching")
     children: dict[str, ChildRole] = Field(default_factory=dict, description="named subprocesses, among its descendants")
-
-    @field_validator("match")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
 
 
 class AttachSpec(StrictModel):
