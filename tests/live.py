@@ -1,5 +1,6 @@
 """Helpers for tests that launch a deployment in the test process itself."""
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from deployments.models import DeploymentSpec
 from faultsuite.clock import RunClock
 from reports.events import EventLog
 
-__all__ = ["EVENT_TIMEOUT_S", "STUB_ENDPOINT_SCRIPT", "eventually", "is_running", "launched"]
+__all__ = ["EVENT_TIMEOUT_S", "STUB_ENDPOINT_SCRIPT", "end_started", "eventually", "is_running", "launched"]
 
 EVENT_TIMEOUT_S = 5.0
 
@@ -60,3 +61,16 @@ def is_running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def end_started(started: list[subprocess.Popen], grace_s: float = 5) -> None:
+    """End processes this test started, by pid: SIGTERM (so a parent can end its own
+    children), then SIGKILL after `grace_s`."""
+    for popen in started:
+        if popen.poll() is None:
+            popen.terminate()
+        try:
+            popen.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()

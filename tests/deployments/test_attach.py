@@ -16,7 +16,6 @@ from typing import ClassVar
 
 import psutil
 import pytest
-import yaml
 
 from chaos.kinds import SignalInjection
 from chaos.models import Target
@@ -27,7 +26,8 @@ from deployments.ports import free_port
 from faultsuite.clock import RunClock
 from faultsuite.errors import ConfigError
 from reports.events import EventLog
-from tests.live import eventually, is_running
+from tests.deployments.files import rejection, write_yaml
+from tests.live import end_started, eventually, is_running
 
 SLEEP_SCRIPT = "import time; time.sleep(60)"
 #: A process with a child of its own, like a worker and its engine; argv[2] is the child's
@@ -60,17 +60,7 @@ def attach_document(**overrides) -> dict:
 
 
 def write(directory: Path, data: dict) -> Path:
-    path = directory / "attach.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def rejection(path: Path) -> str:
-    with pytest.raises(ConfigError) as caught:
-        load_deployment(str(path))
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
+    return write_yaml(directory, data, "attach.yaml")
 
 
 # -- the file -------------------------------------------------------------------------------
@@ -157,18 +147,7 @@ def start(request):
     """Starts a sleeper (or a parent with a child) carrying `args` on its command line; every
     process started is ended by pid afterwards (SIGTERM: a parent then ends its own child)."""
     started: list[subprocess.Popen] = []
-
-    def cleanup() -> None:
-        for popen in started:
-            if popen.poll() is None:
-                popen.terminate()
-            try:
-                popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-                popen.wait()
-
-    request.addfinalizer(cleanup)
+    request.addfinalizer(lambda: end_started(started))
 
     def make(*args: str, script: str = SLEEP_SCRIPT) -> subprocess.Popen:
         popen = subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.DEVNULL)

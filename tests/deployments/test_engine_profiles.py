@@ -11,7 +11,6 @@ to them for real, down to which pid the `engine` failure would signal."""
 
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -27,7 +26,7 @@ from deployments.attached import AttachedDeployment
 from deployments.models import DEPLOYMENTS_DIR, AttachSpec, available_deployments, load_deployment
 from faultsuite.clock import RunClock
 from reports.events import EventLog
-from tests.live import eventually
+from tests.live import end_started, eventually
 
 PROFILES = ["vllm-serve", "sglang", "dynamo-vllm"]
 
@@ -360,18 +359,7 @@ def lookalike_tree(root: Path) -> dict[str, list[str]]:
 def lookalikes(tmp_path, request):
     """Starts the look-alike processes of a profile, each carrying a token; ends them by pid."""
     started: list[subprocess.Popen] = []
-
-    def cleanup() -> None:
-        for popen in started:
-            if popen.poll() is None:
-                popen.send_signal(signal.SIGTERM)
-            try:
-                popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-                popen.wait()
-
-    request.addfinalizer(cleanup)
+    request.addfinalizer(lambda: end_started(started))
 
     def start(name: str, token: str) -> dict[str, subprocess.Popen]:
         commands = lookalike_tree(tmp_path)[name]

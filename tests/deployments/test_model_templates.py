@@ -8,7 +8,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-import yaml
 
 from deployments import models
 from deployments.launcher import Deployment
@@ -21,8 +20,9 @@ from deployments.models import (
     load_deployment,
 )
 from faultsuite.clock import RunClock
-from faultsuite.errors import ConfigError, LaunchError
+from faultsuite.errors import LaunchError
 from reports.events import EventLog
+from tests.deployments.files import rejection, write_yaml
 from tests.live import STUB_ENDPOINT_SCRIPT, launched
 
 KNOWN_PLACEHOLDERS = "dynamo, host, port, ports, python, replica, run_dir, urls"
@@ -41,17 +41,7 @@ def document(**overrides) -> dict:
 
 
 def write(directory: Path, data: dict, name: str = "deployment.yaml") -> Path:
-    path = directory / name
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def rejection(path: Path) -> str:
-    with pytest.raises(ConfigError) as caught:
-        load_deployment(str(path))
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
+    return write_yaml(directory, data, name)
 
 
 def bindable(port: int) -> bool:
