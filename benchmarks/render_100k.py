@@ -5,7 +5,7 @@
 Writes a synthetic `agg-dp4 × decode_worker` run (`benchmarks.synthetic_run`: 500 clients ×
 200 requests by default) and times, side by side in each repeat, two fresh interpreters:
 
-- baseline: `python -c` that only reads the records (`reports.records.read_records`): the cost
+- baseline: `python -c` that only reads the records (`faultsuite.records.read_records`): the cost
   of parsing the data at all, imports included;
 - target: `python -m reports DIR`, the real command (requests.csv, summary.*, report.html).
 
@@ -34,7 +34,7 @@ from benchmarks.synthetic_run import write_synthetic_run  # noqa: E402
 
 BUDGET_S = 15.0
 
-BASELINE_CODE = "import sys; from pathlib import Path; from reports.records import read_records; print(len(read_records(Path(sys.argv[1]))))"
+BASELINE_CODE = "import sys; from pathlib import Path; from faultsuite.records import read_records; print(len(read_records(Path(sys.argv[1]))))"
 
 
 def timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess]:

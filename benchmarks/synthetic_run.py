@@ -4,22 +4,23 @@
 files the suite writes during a run, in the same formats, so that `python -m reports RUN_DIR`
 can be benchmarked (and tested) on any number of requests without launching anything:
 
-- `run.json` through `reports.manifest.write_manifest`;
-- `events.csv` through `reports.events.EventLog` (driven by a scripted clock): the launch and
+- `run.json` through `faultsuite.manifest.write_manifest`;
+- `events.csv` through `faultsuite.events.EventLog` (driven by a scripted clock): the launch and
   ready of 4 decode workers, 2 processors and the frontend, the warm-up, a SIGKILL `fault` of
   `decode_worker_2` at 40% of the load, its `exit`, the supervisor's `restart` 1 s later and
   the replacement's `ready` `RECOVERY_S` after the fault, then the teardown's `stop`/`exit`;
-- `client_<i>.jsonl`: streaming request records, one JSON line each, byte for byte what
-  `RequestRecord.to_json` writes (they are formatted here directly, because `RecordWriter`
-  flushes every line and `asdict` deep-copies: too slow for 100,000 records); latencies
+- `client_<i>.jsonl`: streaming request records, one `RequestRecord.to_json` line each,
+  written a client's file at a time (`RecordWriter` flushes every line: too slow for
+  100,000 records); latencies
   around 0.7 s (TTFT ~60 ms, 31 inter-token gaps of ~20 ms for 32 tokens); requests that were
   streaming from the killed worker, or were routed to it before the processors stopped doing
   so, fail (`stream_error`, `connection_reset`, `timeout`): about 0.5% of a 500-client run;
 - `watcher.csv` (every 0.5 s), `processes.csv` (every 1 s, 11 processes: frontend, 2
   processors, 4 decode workers and their engine children) and `gpu.csv` (every 1 s, 4 GPUs,
   a device row each plus a row per process holding memory), with the columns of
-  `reports.watcher`, `reports.processes` and `reports.gpu`, each cell formatted as the
-  samplers format it (`reports.sampling.format_cell`).
+  `faultsuite.samples`, each cell formatted as the samplers format it (`format_cell`).
+
+Every file's name comes from `faultsuite.layout.RunLayout`.
 
 Everything comes from one `numpy` generator seeded with `seed`: the same arguments write the
 same bytes.
@@ -28,18 +29,16 @@ same bytes.
 import csv
 import math
 from dataclasses import dataclass
-from json import dumps
 from pathlib import Path
 
 import numpy as np
 
 from faultsuite.clock import RunClock
-from reports.events import EventLog
-from reports.gpu import GPU_COLUMNS
-from reports.manifest import RunManifest, write_manifest
-from reports.processes import PROCESS_COLUMNS
-from reports.sampling import format_cell
-from reports.watcher import COLUMNS as WATCHER_COLUMNS
+from faultsuite.events import EventKind, EventLog, FaultOutcome, TargetScope
+from faultsuite.layout import RunLayout
+from faultsuite.manifest import RunManifest, write_manifest
+from faultsuite.records import FailureKind, RequestRecord
+from faultsuite.samples import GPU_COLUMNS, PROCESS_COLUMNS, WATCHER_COLUMNS, format_cell
 
 __all__ = ["FAULTED_INSTANCE", "RECOVERY_S", "write_synthetic_run"]
 
@@ -131,6 +130,7 @@ def write_synthetic_run(run_dir: Path, clients: int, requests_per_client: int, s
         raise ValueError("clients and requests_per_client must be at least 1")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    layout = RunLayout(run_dir)
     rng = np.random.default_rng(seed)
     events: list[tuple[float, str, dict]] = []  # (offset, kind, attributes), emitted in order at the end
 
@@ -166,7 +166,7 @@ def write_synthetic_run(run_dir: Path, clients: int, requests_per_client: int, s
     ready_again = fault + RECOVERY_S
     faulted_pid, new_pid = 40101 + 2 * FAULTED_REPLICA, 40201
     faulted = dict(component="decode_worker", replica=FAULTED_REPLICA)
-    events.append((fault, "fault", dict(faulted, pid=faulted_pid, signal="SIGKILL", outcome="delivered", scheduled_offset_s=scheduled, detail="failure decode_worker: process group")))
+    events.append((fault, "fault", dict(faulted, pid=faulted_pid, signal="SIGKILL", outcome=FaultOutcome.DELIVERED, scheduled_offset_s=scheduled, detail="failure decode_worker: process group", failure="decode_worker", scope=TargetScope.GROUP)))
     events.append((exit_at, "exit", dict(faulted, pid=faulted_pid, outcome="killed by SIGKILL")))
     events.append((restart, "restart", dict(faulted, pid=new_pid, outcome="started", detail=f"port {dw_port[FAULTED_REPLICA]}")))
     events.append((ready_again, "ready", dict(faulted, pid=new_pid, outcome="ready")))
@@ -229,28 +229,27 @@ def write_synthetic_run(run_dir: Path, clients: int, requests_per_client: int, s
                     "connection_reset": "ConnectionResetError: [Errno 104] Connection reset by peer",
                     "timeout": f"Timeout: {REQUEST_TIMEOUT_S} seconds",
                 }[kind]
-            # Field for field (and in order) what RequestRecord.to_json writes.
-            record = {
-                "client": c,
-                "seq": s,
-                "start_time": start_time,
-                "end_time": start_time + latency,
-                "start_offset_s": t,
-                "latency_s": latency,
-                "status": status,
-                "ttft_s": first,
-                "itl_s": gaps,
-                "output_tokens": k,
-                "finish_reason": finish,
-                "http_status": http,
-                "error_kind": kind,
-                "error": error,
-            }
-            lines.append(dumps(record, separators=(",", ":")))
+            record = RequestRecord(
+                client=c,
+                seq=s,
+                start_time=start_time,
+                end_time=start_time + latency,
+                start_offset_s=t,
+                latency_s=latency,
+                status=status,
+                ttft_s=first,
+                itl_s=tuple(gaps),
+                output_tokens=k,
+                finish_reason=finish,
+                http_status=http,
+                error_kind=None if kind is None else FailureKind(kind),
+                error=error,
+            )
+            lines.append(record.to_json())
             starts.append(t)
             ends.append(t + latency)
             t += latency + think[i] + (RETRY_DELAY_S if kind else 0.0)
-        (run_dir / f"client_{c}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        layout.client_records(c).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     # -- teardown -------------------------------------------------------------------------------
     load_end = max(ends)
@@ -260,14 +259,14 @@ def write_synthetic_run(run_dir: Path, clients: int, requests_per_client: int, s
     for position, (component, replica, pid) in enumerate(teardown):
         at = down + 0.002 * position
         events.append((at, "stop", dict(component=component, replica=replica, pid=pid, signal="SIGTERM", outcome="delivered")))
-        events.append((at + 0.001, "exit", dict(component=component, replica=replica, pid=pid, outcome="killed by SIGTERM", detail="teardown")))
+        events.append((at + 0.001, "exit", dict(component=component, replica=replica, pid=pid, outcome="killed by SIGTERM", detail="teardown", teardown=True)))
     ended = down + 0.002 * len(teardown) + 0.05
 
     clock = _ScriptedClock(WALL_ORIGIN)
-    log = EventLog(run_dir / "events.csv", clock)
+    log = EventLog(layout.events, clock)
     for offset, kind, attrs in sorted(events, key=lambda e: e[0]):
         clock.now = offset
-        log.emit(kind, **attrs)
+        log.emit(EventKind(kind), **attrs)
     log.close()
 
     # -- samplers: they run from the start of the load to its end --------------------------------
@@ -278,7 +277,7 @@ def write_synthetic_run(run_dir: Path, clients: int, requests_per_client: int, s
         in_flight = int(np.searchsorted(starts_sorted, t, "right") - np.searchsorted(ends_sorted, t, "right"))
         active = 3.0 if fault + 0.3 <= t < ready_again else 4.0
         watcher_rows.append((WALL_ORIGIN + t, t, True, float(in_flight), active))
-    _write_csv(run_dir / "watcher.csv", WATCHER_COLUMNS, watcher_rows)
+    _write_csv(layout.watcher, WATCHER_COLUMNS, watcher_rows)
 
     procs = _processes(dw_launch, proc_launch, fe_launch, fault, restart, ready_again)
     seen: set[int] = set()
@@ -305,8 +304,8 @@ def write_synthetic_run(run_dir: Path, clients: int, requests_per_client: int, s
             for p in sorted(holders, key=lambda p: p.pid):
                 owner = (p.component, p.replica, p.instance, p.role, p.leader_pid, False)
                 gpu_rows.append((wall, t, g, GPU_NAME, "process") + (None,) * 5 + (p.pid, p.gpu_mib) + owner)
-    _write_csv(run_dir / "processes.csv", PROCESS_COLUMNS, process_rows)
-    _write_csv(run_dir / "gpu.csv", GPU_COLUMNS, gpu_rows)
+    _write_csv(layout.processes, PROCESS_COLUMNS, process_rows)
+    _write_csv(layout.gpu, GPU_COLUMNS, gpu_rows)
 
     # -- the manifest ---------------------------------------------------------------------------
     load = {

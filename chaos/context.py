@@ -1,45 +1,55 @@
-"""What a fault kind is given to do its damage: how to signal a target and record it."""
+"""What a fault kind is given to do its damage: the deployment to act through, and how to
+record each action as an event."""
 
-import os
 import signal
 from dataclasses import dataclass
 
-from chaos.targets import SignalTarget
-from reports.events import EventKind, EventLog
+from deployments.interface import Deployment, FaultTarget
+from faultsuite.events import Event, EventKind, FaultOutcome, TargetScope
 
 __all__ = ["FaultContext"]
 
-SCOPE_DETAIL = {"group": "process group", "leader": "its own process only", "child": "{child} child"}
+#: How an event's `detail` names what a signal reached, for people reading the log.
+SCOPE_DETAIL = {TargetScope.GROUP: "process group", TargetScope.LEADER: "its own process only", TargetScope.CHILD: "{child} child"}
 
 
 @dataclass(frozen=True)
 class FaultContext:
     failure_name: str
-    events: EventLog
+    deployment: Deployment
     scheduled_offset_s: float | None = None
 
-    def send(self, target: SignalTarget, sig: signal.Signals, kind: EventKind = "fault", at_teardown: bool = False) -> str:
-        """Signal the target (its whole process group, or the one process), record an event
-        with the outcome, and return the outcome: `delivered` or `process gone`.
-
-        `at_teardown` marks a signal sent because the run is ending, not on schedule: its
-        event's detail is `teardown`, like the launcher's, and it says nothing of recovery."""
-        try:
-            if target.scope == "group":
-                os.killpg(target.pid, sig)
-            else:
-                os.kill(target.pid, sig)
-            outcome = "delivered"
-        except ProcessLookupError:
-            outcome = "process gone"
-        self.events.emit(
+    def record(
+        self,
+        target: FaultTarget,
+        outcome: FaultOutcome,
+        kind: EventKind = EventKind.FAULT,
+        signal_name: str = "",
+        at_teardown: bool = False,
+        detail: str | None = None,
+    ) -> Event:
+        """Write the event of one action on `target`, with the failure, its scope and child as
+        fields. `at_teardown` marks an action taken because the run is ending, not on
+        schedule: it says nothing of recovery."""
+        if detail is None:
+            detail = "teardown" if at_teardown else f"failure {self.failure_name}: {SCOPE_DETAIL[target.scope].format(child=target.child)}"
+        return self.deployment.events.emit(
             kind,
             component=target.replica.role,
             replica=target.replica.index,
             pid=target.pid,
-            signal=sig.name,
+            signal=signal_name,
             outcome=outcome,
             scheduled_offset_s=self.scheduled_offset_s,
-            detail="teardown" if at_teardown else f"failure {self.failure_name}: {SCOPE_DETAIL[target.scope].format(child=target.child)}",
+            detail=detail,
+            failure=self.failure_name,
+            scope=target.scope,
+            child=target.child or "",
+            teardown=at_teardown,
         )
+
+    def send(self, target: FaultTarget, sig: signal.Signals, kind: EventKind = EventKind.FAULT, at_teardown: bool = False) -> FaultOutcome:
+        """Signal the target through the deployment, record the event, and return the outcome."""
+        outcome = self.deployment.signal(target, sig)
+        self.record(target, outcome, kind, sig.name, at_teardown)
         return outcome

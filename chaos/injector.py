@@ -13,10 +13,9 @@ import gevent
 from chaos.context import FaultContext
 from chaos.models import Failure, Injection
 from chaos.targets import resolve
-from deployments.attached import AttachedDeployment
-from deployments.launcher import Deployment
+from deployments.interface import Deployment
 from faultsuite.clock import RunClock
-from reports.events import EventLog
+from faultsuite.events import EventKind, FaultOutcome
 
 __all__ = ["FaultScheduler"]
 
@@ -24,13 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class FaultScheduler:
-    """Runs one failure's injections against a launched or attached deployment."""
+    """Runs one failure's injections against a deployment, through its interface."""
 
-    def __init__(self, name: str, failure: Failure, deployment: Deployment | AttachedDeployment, events: EventLog, clock: RunClock):
+    def __init__(self, name: str, failure: Failure, deployment: Deployment, clock: RunClock):
         self.name = name
         self.failure = failure
         self.deployment = deployment
-        self.events = events
         self.clock = clock
         self._scheduled: list[tuple[float, gevent.Greenlet]] = []
 
@@ -60,13 +58,14 @@ class FaultScheduler:
         resolution = resolve(self.deployment, injection)
         if not resolution.targets:
             log.warning("failure %s not applicable: %s", self.name, resolution.not_applicable)
-            self.events.emit(
-                "not_applicable",
+            self.deployment.events.emit(
+                EventKind.NOT_APPLICABLE,
                 component=injection.target.role,
                 signal=injection.signal_name,
-                outcome="not applicable",
+                outcome=FaultOutcome.NOT_APPLICABLE,
                 scheduled_offset_s=scheduled_offset_s,
                 detail=f"failure {self.name}: {resolution.not_applicable}",
+                failure=self.name,
             )
             return
-        injection.apply(resolution.targets, FaultContext(self.name, self.events, scheduled_offset_s))
+        injection.apply(resolution.targets, FaultContext(self.name, self.deployment, scheduled_offset_s))

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from chaos.context import FaultContext
 from chaos.models import Injection, register_kind
-from chaos.targets import SignalTarget
+from deployments.interface import FaultTarget
+from faultsuite.events import EventKind, FaultOutcome
 
 __all__ = ["HangInjection", "SignalInjection"]
 
@@ -25,7 +26,7 @@ class SignalInjection(Injection):
     def signal_name(self) -> str:
         return self.signal
 
-    def apply(self, targets: list[SignalTarget], context: FaultContext) -> None:
+    def apply(self, targets: list[FaultTarget], context: FaultContext) -> None:
         for target in targets:
             context.send(target, signal.Signals[self.signal])
 
@@ -42,8 +43,8 @@ class HangInjection(Injection):
     def signal_name(self) -> str:
         return "SIGSTOP"
 
-    def apply(self, targets: list[SignalTarget], context: FaultContext) -> None:
-        stopped = [t for t in targets if context.send(t, signal.SIGSTOP) == "delivered"]
+    def apply(self, targets: list[FaultTarget], context: FaultContext) -> None:
+        stopped = [t for t in targets if context.send(t, signal.SIGSTOP) == FaultOutcome.DELIVERED]
         cut_short = True
         try:
             gevent.sleep(self.duration_s)
@@ -51,4 +52,4 @@ class HangInjection(Injection):
         finally:
             # Even when the run ends mid-hang: a stopped process would ignore its SIGTERM.
             for target in stopped:
-                context.send(target, signal.SIGCONT, kind="resume", at_teardown=cut_short)
+                context.send(target, signal.SIGCONT, kind=EventKind.RESUME, at_teardown=cut_short)

@@ -5,16 +5,14 @@ one small class each, registered with `register_kind`.
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from chaos.context import FaultContext
+from deployments.interface import FaultTarget
 from faultsuite.errors import ConfigError
 from faultsuite.yamlfile import KeyPathError, StrictModel, describe_error, load_yaml
-
-if TYPE_CHECKING:
-    from chaos.context import FaultContext
-    from chaos.targets import SignalTarget
 
 __all__ = [
     "CATALOGUE_PATH",
@@ -83,11 +81,13 @@ class Injection(StrictModel):
 
     @property
     def signal_name(self) -> str:
-        """The signal this kind sends first, for events and dry runs."""
-        raise NotImplementedError
+        """The signal this kind sends first, for events and dry runs; "" for a kind that
+        sends none."""
+        return ""
 
-    def apply(self, targets: "list[SignalTarget]", context: "FaultContext") -> None:
-        """Do the damage to `targets`, recording an event per process through `context`."""
+    def apply(self, targets: list[FaultTarget], context: FaultContext) -> None:
+        """Do the damage to `targets` through `context.deployment`, recording an event per
+        process through `context`."""
         raise NotImplementedError
 
 

@@ -4,8 +4,8 @@ import psutil
 
 from chaos.models import Failure
 from chaos.targets import resolve
-from deployments.attached import AttachedDeployment
-from deployments.launcher import Deployment
+from deployments.interface import Deployment
+from faultsuite.events import TargetScope
 
 __all__ = ["describe_plan"]
 
@@ -17,7 +17,7 @@ def _command(pid: int) -> str:
         return "?"
 
 
-def describe_plan(deployment: Deployment | AttachedDeployment, failures: dict[str, Failure]) -> list[str]:
+def describe_plan(deployment: Deployment, failures: dict[str, Failure]) -> list[str]:
     """One line per failure heading, then one per process each firing would signal now.
 
     Targets are resolved as they would be at the fault (same selection rule and seed), against
@@ -37,9 +37,9 @@ def describe_plan(deployment: Deployment | AttachedDeployment, failures: dict[st
                 continue
             for target in resolution.targets:
                 what = {
-                    "child": f"{target.child} child of {target.replica.name}",
-                    "group": f"process group of {target.replica.name}",
-                    "leader": f"process of {target.replica.name} (not its group)",
+                    TargetScope.CHILD: f"{target.child} child of {target.replica.name}",
+                    TargetScope.GROUP: f"process group of {target.replica.name}",
+                    TargetScope.LEADER: f"process of {target.replica.name} (not its group)",
                 }[target.scope]
                 lines.append(f"  at {when} s  {injection.signal_name}  {what}  pid {target.pid}  ({_command(target.pid)})")
     return lines

@@ -18,18 +18,17 @@ web UI), so a process the owner restarts is found again: it becomes a new replic
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psutil
 
+from deployments.interface import Deployment, Replica, TrackedProcess
 from deployments.inventory import ProcessInventory
 from deployments.models import AttachSpec
+from deployments.probes import check_answers
 from deployments.warmup import warm_up
 from faultsuite.errors import ConfigError
-from reports.events import EventLog
+from faultsuite.events import EventKind, EventLog
 
 __all__ = ["AttachedDeployment", "AttachedProcess", "AttachedReplica", "check_attachable", "matching_processes"]
 
@@ -109,14 +108,7 @@ def matching_processes(pattern: str) -> list[psutil.Process]:
 def check_attachable(spec: AttachSpec, source: str) -> None:
     """ConfigError in one line, naming `source` (the file), unless the endpoint answers and
     every selector matches (exactly `count` processes, where given)."""
-    url = spec.endpoint.rstrip("/") + "/v1/models"
-    try:
-        with urllib.request.urlopen(url, timeout=5):
-            pass
-    except urllib.error.HTTPError:
-        pass  # it answers
-    except (OSError, urllib.error.URLError, ValueError) as exc:
-        raise ConfigError(f"{source}: endpoint {spec.endpoint} unreachable ({getattr(exc, 'reason', exc)})") from None
+    check_answers(spec.endpoint, f"{source}: endpoint {spec.endpoint}")
     for role, selector in spec.processes.items():
         found = matching_processes(selector.match)
         if not found:
@@ -126,19 +118,16 @@ def check_attachable(spec: AttachSpec, source: str) -> None:
             raise ConfigError(f"{source}: processes.{role}: expected {selector.count} processes matching {selector.match!r}, found {len(found)} (pids {pids})")
 
 
-class AttachedDeployment:
-    """A running deployment found by its selectors; the same face to chaos, the samplers and
-    the web UI as a launched `Deployment`."""
+class AttachedDeployment(Deployment):
+    """A running deployment found by its selectors, behind the same interface as a launched one."""
 
     #: A foreign process's group may hold its owner's shell: only pids are signalled.
     signals_groups = False
 
-    def __init__(self, spec: AttachSpec, run_dir: Path, events: EventLog, source: str = ""):
+    def __init__(self, spec: AttachSpec, events: EventLog, source: str = ""):
         self.spec = spec
-        self.run_dir = run_dir
         self.events = events
         self.source = source or spec.name  # the file, for error messages
-        self.startup_time_s: float | None = None  # nothing is launched: there is none
         self._replicas: list[AttachedReplica] = []
         self._scanned_at = float("-inf")
         self.inventory = ProcessInventory(self)
@@ -154,14 +143,14 @@ class AttachedDeployment:
     # -- processes -------------------------------------------------------------------------
 
     @property
-    def replicas(self) -> list[AttachedReplica]:
+    def replicas(self) -> list[Replica]:
         """Every matched process, live or gone, re-matched at most every RESCAN_S."""
         if time.monotonic() - self._scanned_at >= RESCAN_S:
             self.rescan()
-        return self._replicas
+        return list(self._replicas)
 
-    def replicas_of(self, role: str) -> list[AttachedReplica]:
-        return [r for r in self.replicas if r.role == role]
+    def snapshot(self) -> list[TrackedProcess]:
+        return self.inventory.snapshot()
 
     def rescan(self) -> None:
         """Match every selector now: new processes become replicas, vanished ones are marked."""
@@ -169,7 +158,7 @@ class AttachedDeployment:
         for replica in self._replicas:
             if replica.state == "ready" and not replica.process.alive():
                 replica.state = "exited"
-                self.events.emit("exit", component=replica.role, replica=replica.index, pid=replica.pid, outcome="gone", detail="attached process no longer runs")
+                self.events.emit(EventKind.EXIT, component=replica.role, replica=replica.index, pid=replica.pid, outcome="gone", detail="attached process no longer runs")
         known = {(r.pid, r.process.started_at) for r in self._replicas}
         for role, selector in self.spec.processes.items():
             for proc in matching_processes(selector.match):
@@ -181,15 +170,17 @@ class AttachedDeployment:
                     continue
                 index = len([r for r in self._replicas if r.role == role])
                 self._replicas.append(AttachedReplica(role, index, attached))
-                self.events.emit("attach", component=role, replica=index, pid=attached.pid, outcome="matched", detail=" ".join(proc.info["cmdline"] or [])[:200])
+                self.events.emit(EventKind.ATTACH, component=role, replica=index, pid=attached.pid, outcome="matched", detail=" ".join(proc.info["cmdline"] or [])[:200])
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def up(self, warmup_timeout_s: float = 30.0) -> None:
-        """Check (`check_attachable`), match every role's processes, send the warm-up request."""
+    def up(self, warmup_timeout_s: float = 30.0) -> float | None:
+        """Check (`check_attachable`), match every role's processes, send the warm-up request.
+        Nothing is launched, so there is no startup time: None."""
         check_attachable(self.spec, self.source)
         self.rescan()
         warm_up(self.endpoint, self.spec, self.events, warmup_timeout_s)
+        return None
 
     def down(self) -> None:
         """Nothing to tear down: the processes are their owner's."""

@@ -10,46 +10,20 @@ by the samplers every second and by teardown.
 """
 
 import re
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 import psutil
 
+from deployments.interface import Deployment, Replica, TrackedProcess
 from deployments.process import running
 
-if TYPE_CHECKING:
-    from deployments.attached import AttachedDeployment, AttachedReplica
-    from deployments.launcher import Deployment, Replica
-
-__all__ = ["ProcessInventory", "TrackedProcess"]
-
-
-@dataclass(frozen=True)
-class TrackedProcess:
-    """One process of the deployment. `role` is "main" for a replica's own process, a child
-    role of the deployment file ("engine") for a matching descendant, else "child"."""
-
-    process: psutil.Process
-    component: str
-    replica: int
-    role: str
-    leader_pid: int  # the replica's leader when this process was seen: its process group id
-    orphan: bool = False  # that leader is gone (killed alone, or replaced by a restart)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def instance(self) -> str:
-        """`decode_worker_1`, as in the replica's log directory and events."""
-        return f"{self.component}_{self.replica}"
+__all__ = ["ProcessInventory"]
 
 
 class ProcessInventory:
     """Snapshots of a deployment's processes. One per deployment; not thread-safe (greenlets)."""
 
-    def __init__(self, deployment: "Deployment | AttachedDeployment"):
+    def __init__(self, deployment: Deployment):
         self.deployment = deployment
         self._known: dict[int, TrackedProcess] = {}
         self._child_patterns = {
@@ -64,7 +38,7 @@ class ProcessInventory:
             return "child"
         return next((role for role, pattern in self._child_patterns[component] if pattern.search(cmdline)), "child")
 
-    def _members(self, replica: "Replica | AttachedReplica") -> list[TrackedProcess]:
+    def _members(self, replica: Replica) -> list[TrackedProcess]:
         if replica.process is None:
             return []
         tracked = []

@@ -1,12 +1,12 @@
 """Launch a deployment graph, supervise it, and tear it down without leaving anything behind.
 
-`Deployment.up()` starts components in dependency order (each wave of components whose
+`LaunchedDeployment.up()` starts components in dependency order (each wave of components whose
 dependencies are ready, with all their replicas, in parallel), waits on each replica's ready probe, then sends a warm-up request; the startup
 time runs from the first launch to the warm-up's success. From then on a supervisor greenlet
 per replica notices its exit, and restarts it per its restart policy after `delay_s`, on the
 same port. Every launch, exit, restart and ready is an event with pid and outcome.
 
-`Deployment.down()` stops the supervisors, SIGTERMs every replica's process group, waits up
+`LaunchedDeployment.down()` stops the supervisors, SIGTERMs every replica's process group, waits up
 to a grace period, then SIGKILLs what is left, including descendants that left the group and orphans of
 replicas that were killed alone or restarted (see `deployments.inventory`).
 """
@@ -24,16 +24,18 @@ import gevent
 import psutil
 
 from deployments.dynamo import dynamo_environment
-from deployments.inventory import ProcessInventory, TrackedProcess
+from deployments.interface import Deployment, TrackedProcess
+from deployments.inventory import ProcessInventory
 from deployments.models import Component, DeploymentSpec, HttpProbe
 from deployments.ports import free_port
 from deployments.probes import probe_once, wait_until
-from deployments.warmup import warm_up
 from deployments.process import ReplicaProcess, describe_returncode, running
+from deployments.warmup import warm_up
 from faultsuite.errors import LaunchError
-from reports.events import EventLog
+from faultsuite.events import EventKind, EventLog, FaultOutcome
+from faultsuite.layout import RunLayout
 
-__all__ = ["Deployment", "Replica"]
+__all__ = ["LaunchedDeployment", "Replica"]
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +69,10 @@ class Replica:
         return self.process.pid if self.process else None
 
 
-class Deployment:
+class LaunchedDeployment(Deployment):
     """A launched deployment graph; logs under `run_dir/<replica>/`, events into `events`."""
 
-    #: Chaos signals a replica's whole process group: the launcher made each its own.
+    #: The launcher makes each replica the leader of a process group of its own.
     signals_groups = True
 
     def __init__(self, spec: DeploymentSpec, run_dir: Path, events: EventLog, host: str = "127.0.0.1"):
@@ -80,12 +82,12 @@ class Deployment:
         self.run_dir = run_dir
         self.events = events
         self.host = host
-        self.startup_time_s: float | None = None
         self._stopping = False
         self._down = False
         self._ports_taken: set[int] = set()
-        self.replicas: list[Replica] = [
-            Replica(component, index, self._allocate_port(), run_dir / (component.name if component.replicas == 1 else f"{component.name}_{index}"))
+        layout = RunLayout(run_dir)
+        self._replicas: list[Replica] = [
+            Replica(component, index, self._allocate_port(), layout.component_logs(component.name if component.replicas == 1 else f"{component.name}_{index}"))
             for component in spec.components
             for index in range(component.replicas)
         ]
@@ -123,8 +125,15 @@ class Deployment:
     def metrics_url(self) -> str | None:
         return self.render(self.spec.metrics.url) if self.spec.metrics else None
 
-    def replicas_of(self, role: str) -> list[Replica]:
-        return [r for r in self.replicas if r.role == role]
+    @property
+    def replicas(self) -> list[Replica]:  # type: ignore[override]
+        return self._replicas
+
+    def replicas_of(self, role: str) -> list[Replica]:  # type: ignore[override]
+        return [r for r in self._replicas if r.role == role]
+
+    def snapshot(self) -> list[TrackedProcess]:
+        return self.inventory.snapshot()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -156,7 +165,7 @@ class Deployment:
         )
         if ready:
             replica.state = "ready"
-            self.events.emit("ready", component=replica.role, replica=replica.index, pid=process.pid, outcome="ready")
+            self.events.emit(EventKind.READY, component=replica.role, replica=replica.index, pid=process.pid, outcome="ready")
         return ready
 
     def _launch_and_wait(self, replica: Replica) -> LaunchError | None:
@@ -193,16 +202,15 @@ class Deployment:
             if not self._stopping:  # else down() is already under way, called by someone else
                 self.down()
             raise
-        self.startup_time_s = time.monotonic() - started
-        return self.startup_time_s
+        return time.monotonic() - started
 
     def _signal_orphan(self, orphan: TrackedProcess, sig: signal.Signals) -> None:
         try:
             orphan.process.send_signal(sig)
-            outcome = "delivered"
+            outcome = FaultOutcome.DELIVERED
         except psutil.NoSuchProcess:
-            outcome = "process gone"  # its group's signal got there first
-        self.events.emit("stop", component=orphan.component, replica=orphan.replica, pid=orphan.pid, signal=sig.name, outcome=outcome, detail=f"orphan of pid {orphan.leader_pid}")
+            outcome = FaultOutcome.PROCESS_GONE  # its group's signal got there first
+        self.events.emit(EventKind.STOP, component=orphan.component, replica=orphan.replica, pid=orphan.pid, signal=sig.name, outcome=outcome, detail=f"orphan of pid {orphan.leader_pid}")
 
     def _supervise(self, replica: Replica) -> None:
         while True:
@@ -212,7 +220,7 @@ class Deployment:
             if self._stopping:
                 return
             replica.state = "exited"
-            self.events.emit("exit", component=replica.role, replica=replica.index, pid=process.pid, outcome=describe_returncode(returncode))
+            self.events.emit(EventKind.EXIT, component=replica.role, replica=replica.index, pid=process.pid, outcome=describe_returncode(returncode))
             restart = replica.component.restart
             if restart.policy == "never":
                 return
@@ -242,16 +250,16 @@ class Deployment:
         # Every started group is signalled: a dead leader's children may still hold it.
         for replica in started:
             if replica.process.signal_group(signal.SIGTERM):  # type: ignore[union-attr]
-                self.events.emit("stop", component=replica.role, replica=replica.index, pid=replica.pid, signal="SIGTERM", outcome="delivered")
+                self.events.emit(EventKind.STOP, component=replica.role, replica=replica.index, pid=replica.pid, signal="SIGTERM", outcome=FaultOutcome.DELIVERED)
         for orphan in orphans:
             self._signal_orphan(orphan, signal.SIGTERM)
         wait_until(lambda: not any(r.process.alive() for r in alive), grace_s, interval_s=0.05)  # type: ignore[union-attr]
         for replica in started:
             if running(members[replica.name]) and replica.process.signal_group(signal.SIGKILL):  # type: ignore[union-attr]
-                self.events.emit("stop", component=replica.role, replica=replica.index, pid=replica.pid, signal="SIGKILL", outcome="delivered")
+                self.events.emit(EventKind.STOP, component=replica.role, replica=replica.index, pid=replica.pid, signal="SIGKILL", outcome=FaultOutcome.DELIVERED)
         for replica in alive:
             returncode = replica.process.popen.wait()  # type: ignore[union-attr]
-            self.events.emit("exit", component=replica.role, replica=replica.index, pid=replica.pid, outcome=describe_returncode(returncode), detail="teardown")
+            self.events.emit(EventKind.EXIT, component=replica.role, replica=replica.index, pid=replica.pid, outcome=describe_returncode(returncode), detail="teardown", teardown=True)
         for replica in started:
             replica.state = "stopped"
         # Descendants that left their group (setsid, double fork) are still ours to end.

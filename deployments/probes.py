@@ -9,8 +9,21 @@ from pathlib import Path
 import gevent
 
 from deployments.models import HttpProbe, LogProbe
+from faultsuite.errors import ConfigError
 
-__all__ = ["probe_once", "wait_until"]
+__all__ = ["check_answers", "probe_once", "wait_until"]
+
+
+def check_answers(endpoint: str, what: str, timeout_s: float = 5.0) -> None:
+    """ConfigError `<what> unreachable (<reason>)` unless the OpenAI-compatible server at
+    `endpoint` answers `GET /v1/models`; any HTTP status is an answer."""
+    try:
+        with urllib.request.urlopen(endpoint.rstrip("/") + "/v1/models", timeout=timeout_s):
+            return
+    except urllib.error.HTTPError:
+        return  # it answers; what it thinks of /v1/models is not our concern here
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        raise ConfigError(f"{what} unreachable ({getattr(exc, 'reason', exc)})") from None
 
 
 def http_ok(url: str, status: int, timeout_s: float = 1.0) -> bool:

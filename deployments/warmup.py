@@ -7,7 +7,7 @@ import urllib.request
 from deployments.models import AnySpec
 from deployments.probes import wait_until
 from faultsuite.errors import LaunchError
-from reports.events import EventLog
+from faultsuite.events import EventKind, EventLog
 
 __all__ = ["warm_up"]
 
@@ -32,6 +32,6 @@ def warm_up(endpoint: str, spec: AnySpec, events: EventLog, timeout_s: float) ->
             return False
 
     if not wait_until(attempt, timeout_s, interval_s=0.2):
-        events.emit("warmup", outcome="failed", detail=last_error)
+        events.emit(EventKind.WARMUP, outcome="failed", detail=last_error)
         raise LaunchError(f"warm-up request to {url} did not succeed within {timeout_s:g} s: {last_error}")
-    events.emit("warmup", outcome="ok")
+    events.emit(EventKind.WARMUP, outcome="ok")

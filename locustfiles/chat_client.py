@@ -14,6 +14,7 @@ import gevent
 from geventhttpclient.response import HTTPParseError
 from locust.contrib.fasthttp import FastHttpSession, LocustBadStatusCode
 
+from faultsuite.records import FailureKind
 from locustfiles.sse import StreamReader, StreamResult, read_completion
 
 __all__ = ["ChatOutcome", "classify_exception", "send_chat"]
@@ -33,7 +34,7 @@ class ChatOutcome:
         return self.result.error_kind is None
 
 
-def classify_exception(exc: BaseException) -> tuple[str, str]:
+def classify_exception(exc: BaseException) -> tuple[FailureKind, str]:
     """(failure kind, one-line message) for an exception raised while requesting or reading."""
     # geventhttpclient wraps what ended its last attempt, our own deadline included.
     original = getattr(exc, "original", None)
@@ -41,13 +42,13 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
         return classify_exception(original)
     message = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
     if isinstance(exc, LocustBadStatusCode):
-        return "http_status", message
+        return FailureKind.HTTP_STATUS, message
     if isinstance(exc, ConnectionRefusedError):
-        return "connection_refused", message
+        return FailureKind.CONNECTION_REFUSED, message
     if isinstance(exc, (gevent.Timeout, socket.timeout, TimeoutError)):
-        return "timeout", message
+        return FailureKind.TIMEOUT, message
     # Resets, broken pipes, streams cut mid-chunk and other transport errors alike.
-    return "connection_reset", message
+    return FailureKind.CONNECTION_RESET, message
 
 
 def _status_failure(response, result: StreamResult) -> None:
@@ -56,7 +57,7 @@ def _status_failure(response, result: StreamResult) -> None:
         body = (response.text or "")[:300]
     except Exception:  # the body of an error response is a courtesy; its status is the fact
         body = ""
-    result.fail("http_status", f"HTTP {response.status_code}: {body}".strip())
+    result.fail(FailureKind.HTTP_STATUS, f"HTTP {response.status_code}: {body}".strip())
 
 
 def send_chat(session: FastHttpSession, path: str, body: dict, timeout_s: float) -> ChatOutcome:
@@ -82,14 +83,14 @@ def send_chat(session: FastHttpSession, path: str, body: dict, timeout_s: float)
                     _status_failure(response, result)
                 elif error is not None:
                     kind, message = classify_exception(error)
-                    result.fail(kind, f"no complete answer within {timeout_s:g} s" if kind == "timeout" else message)
+                    result.fail(kind, f"no complete answer within {timeout_s:g} s" if kind == FailureKind.TIMEOUT else message)
                 elif stream:
                     result = _read_stream(response.stream, started)
                 else:
                     result = read_completion(response.text or "", time.perf_counter() - started)
                 _report(response, result, started)
     except gevent.Timeout as exc:
-        result.fail("timeout", f"no complete answer within {timeout_s:g} s")
+        result.fail(FailureKind.TIMEOUT, f"no complete answer within {timeout_s:g} s")
         _fire_unreported(session, path, start_time, started, exc)
     except (OSError, HTTPParseError) as exc:
         # The stream broke while being read: the response context has already closed.

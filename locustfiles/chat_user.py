@@ -7,7 +7,7 @@ from locust.exception import StopUser
 
 from locustfiles.chat_client import send_chat
 from locustfiles.distributed import ClientSession, join_run
-from reports.records import RequestRecord
+from faultsuite.records import RequestRecord
 
 __all__ = ["ChatUser"]
 

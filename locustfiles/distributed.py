@@ -51,7 +51,7 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from faultsuite.clock import RunClock
 from locustfiles.run import controller_of
 from locustfiles.scenario import LoadSettings
-from reports.records import RequestRecord
+from faultsuite.records import RequestRecord
 
 __all__ = ["DRAIN_TIMEOUT_S", "REGISTER_TIMEOUT_S", "ClientSession", "drain_workers", "join_run"]
 

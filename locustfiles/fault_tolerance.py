@@ -7,15 +7,13 @@ README for the options; they also appear in Locust's web UI.
 
 import logging
 import sys
-import urllib.error
-import urllib.request
 
 import gevent
 from locust import events
 from locust.runners import WorkerRunner
 
-from deployments.attached import check_attachable
-from deployments.models import AttachSpec
+from deployments.factory import check_before_launch
+from deployments.probes import check_answers
 from faultsuite.errors import ConfigError
 from locustfiles.chat_user import ChatUser
 from locustfiles.distributed import drain_workers
@@ -34,23 +32,13 @@ PROGRESS_INTERVAL_S = 2.0
 UNUSED_HOST = "http://127.0.0.1:9"  # the discard port: a placeholder that is never contacted
 
 
-def check_endpoint(scenario: Scenario, timeout_s: float = 5.0) -> None:
-    """An attached endpoint must answer, and an attached deployment's selectors match,
-    before any load is sent."""
-    if isinstance(scenario.deployment, AttachSpec):
-        check_attachable(scenario.deployment, scenario.deployment_source)
-        return
-    if scenario.deployment is not None or scenario.host is None:
-        return
-    url = scenario.host.rstrip("/") + "/v1/models"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s):
-            return
-    except urllib.error.HTTPError:
-        return  # it answers; what it thinks of /v1/models is not our concern here
-    except (OSError, urllib.error.URLError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ConfigError(f"--host {scenario.host}: endpoint unreachable ({reason})") from None
+def check_endpoint(scenario: Scenario) -> None:
+    """Before any load is sent: an endpoint given alone (`--host`) must answer, and so must an
+    attached deployment, whose selectors must match too."""
+    if scenario.deployment is not None:
+        check_before_launch(scenario.deployment, scenario.deployment_source)
+    elif scenario.host is not None:
+        check_answers(scenario.host, f"--host {scenario.host}: endpoint")
 
 
 @events.init_command_line_parser.add_listener

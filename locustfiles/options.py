@@ -4,9 +4,25 @@ import argparse
 
 from chaos.models import load_catalogue
 from deployments.models import available_deployments
-from locustfiles.web_ui import dropdown
+from faultsuite.manifest import DEFAULT_SLA_LATENCY_S
 
-__all__ = ["add_options", "option_defaults"]
+__all__ = ["add_options", "dropdown", "option_defaults"]
+
+
+class dropdown(list):  # lower case: it reads as a call, `choices=dropdown(names)`
+    """Choices that argparse never rejects.
+
+    argparse refuses any value not `in choices`, but `--deployment` also takes a YAML path
+    and `--failure` an alias, and a bad name must reach our own one-line error (exit 2), not
+    argparse's usage dump. As a list it is what Locust's UI needs: its JSON is the list, shown
+    as a dropdown whose first entry, "", means the default."""
+
+    def __init__(self, names):
+        super().__init__(["", *names])
+
+    def __contains__(self, value) -> bool:
+        return isinstance(value, str)
+
 
 
 def add_options(parser) -> None:
@@ -44,7 +60,7 @@ def add_options(parser) -> None:
     parser.add_argument("--no-stream", action="store_true", default=False, help="send non-streaming requests")
     parser.add_argument("--request-timeout", type=float, default=10.0, help="seconds before a request counts as timed out")
     parser.add_argument("--retry-delay", type=float, default=0.5, help="seconds a client waits after a failed request before its next one")
-    parser.add_argument("--sla-latency", type=float, default=1.0, help="latency (s) above which a success is an SLA violation")
+    parser.add_argument("--sla-latency", type=float, default=DEFAULT_SLA_LATENCY_S, help="latency (s) above which a success is an SLA violation")
     parser.add_argument("--max-run-time", type=float, default=110.0, help="seconds of load before the run is stopped anyway")
     parser.add_argument("--results-dir", default="", help="run directory (default: results/<deployment>/<failure>-<timestamp>)")
     parser.add_argument(

@@ -1,7 +1,7 @@
 """One fault-tolerance run, from test start to test stop, and the controller that holds it.
 
-    test_start: results dir, run.json → Deployment.up() (startup time) → watcher, process and
-                GPU samplers → fault timer
+    test_start: results directory, run.json → Deployment.up() (startup time) → watcher,
+                process and GPU samplers → fault timer
     clients:    register, send, record each request as it completes
     test_stop:  fault timer and samplers stop → Deployment.down() → summary and reports
 
@@ -18,25 +18,25 @@ from pathlib import Path
 
 from chaos.injector import FaultScheduler
 from chaos.plan import describe_plan
-from deployments.attached import AttachedDeployment
-from deployments.launcher import Deployment
-from deployments.models import AttachSpec
+from deployments.factory import open_deployment
+from deployments.interface import Deployment
 from faultsuite.clock import RunClock
 from faultsuite.errors import FaultSuiteError
+from faultsuite.events import EventLog
+from faultsuite.layout import RunLayout
+from faultsuite.manifest import RunManifest, run_title, write_manifest
+from faultsuite.records import RecordWriter, RequestRecord
+from gate.abort import AbortWatch
+from gate.ci_outputs import append_step_summary, checks_markdown, write_junit
+from gate.expectations import Outcome, evaluate
 from locustfiles.scenario import Scenario
-from reports.abort import AbortWatch
-from reports.ci_outputs import append_step_summary, checks_markdown, write_junit
-from reports.events import EventLog
-from reports.expectations import Outcome, evaluate
-from reports.gpu import GpuSampler
-from reports.manifest import RunManifest, write_manifest
-from reports.processes import ProcessSampler
-from reports.records import RecordWriter, RequestRecord
 from reports.render import render_run
 from reports.results import summary_markdown
-from reports.sampling import CsvSampler
 from reports.summary import Summary
-from reports.watcher import MetricNames, Watcher
+from samplers.gpu import GpuSampler
+from samplers.processes import ProcessSampler
+from samplers.sampling import CsvSampler
+from samplers.watcher import MetricNames, Watcher
 
 __all__ = ["FaultToleranceRun", "RunController", "controller_of", "controllers"]
 
@@ -56,7 +56,8 @@ class FaultToleranceRun:
         self.clock = RunClock()
         self.run_dir = scenario.results_dir or default_run_dir(scenario)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.events = EventLog(self.run_dir / "events.csv", self.clock)
+        self.layout = RunLayout(self.run_dir)
+        self.events = EventLog(self.layout.events, self.clock)
         self.manifest = RunManifest(
             deployment=scenario.deployment_name,
             failure=scenario.failure_name,
@@ -65,11 +66,10 @@ class FaultToleranceRun:
             load=asdict(scenario.load),
         )
         write_manifest(self.manifest, self.run_dir)
-        self.deployment: Deployment | AttachedDeployment | None = None
+        self.deployment: Deployment | None = None
         self.samplers: list[CsvSampler] = []
         self.scheduler: FaultScheduler | None = None
         self.endpoint = scenario.host
-        self.startup_time_s: float | None = None
         self.load_started_at: float | None = None
         self.error: str | None = None
         self.dry_run_done = False
@@ -80,9 +80,13 @@ class FaultToleranceRun:
         self._writers: dict[int, RecordWriter] = {}
         self._done = self._failed = 0
         self._finished: set[int] = set()
-        self._log_handler = logging.FileHandler(self.run_dir / "test.log.txt", encoding="utf-8")
+        self._log_handler = logging.FileHandler(self.layout.log, encoding="utf-8")
         self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger().addHandler(self._log_handler)
+
+    @property
+    def title(self) -> str:
+        return run_title(self.scenario.deployment_name, self.scenario.failure_name)
 
     # -- start -----------------------------------------------------------------------------
 
@@ -90,24 +94,22 @@ class FaultToleranceRun:
         """Launch (or attach), then start the samplers and the fault timer. Never raises."""
         scenario = self.scenario
         log.info("run %s × %s into %s", scenario.deployment_name, scenario.failure_name, self.run_dir)
+        startup_time_s = None
         try:
             spec = scenario.deployment
-            if isinstance(spec, AttachSpec):
-                self.deployment = AttachedDeployment(spec, self.run_dir, self.events, source=scenario.deployment_source)
-                self.deployment.up()
+            if spec is not None:
+                self.deployment = open_deployment(spec, self.run_dir, self.events, host=scenario.deployment_host, source=scenario.deployment_source)
+                startup_time_s = self.deployment.up()
                 self.endpoint = self.deployment.endpoint
-                log.info("attached to %s at %s: %s", spec.name, self.endpoint, ", ".join(f"{r.name} pid {r.pid}" for r in self.deployment.replicas))
-            elif spec is not None:
-                self.deployment = Deployment(spec, self.run_dir, self.events, host=scenario.deployment_host)
-                self.startup_time_s = self.deployment.up()
-                self.endpoint = self.deployment.endpoint
-                log.info("deployment %s ready in %.2f s at %s", spec.name, self.startup_time_s, self.endpoint)
+                startup = "attached" if startup_time_s is None else f"ready in {startup_time_s:.2f} s"
+                replicas = ", ".join(f"{r.name} pid {r.pid}" for r in self.deployment.replicas)
+                log.info("deployment %s %s at %s: %s", spec.name, startup, self.endpoint, replicas)
         except FaultSuiteError as exc:
             self.error = str(exc)
             log.error("launch failed: %s", exc)
             self._update_manifest(error=self.error)
             return
-        self._update_manifest(startup_time_s=self.startup_time_s)
+        self._update_manifest(startup_time_s=startup_time_s)
         if self.stopped:  # the run was stopped while the deployment came up: start nothing
             return
         if scenario.dry_run_failures is not None and self.deployment is not None:
@@ -119,7 +121,7 @@ class FaultToleranceRun:
         self._start_samplers()
         self.load_started_at = self.clock.offset()
         if self.deployment is not None:
-            self.scheduler = FaultScheduler(scenario.failure_name, scenario.failure, self.deployment, self.events, self.clock)
+            self.scheduler = FaultScheduler(scenario.failure_name, scenario.failure, self.deployment, self.clock)
             self.scheduler.start(self.load_started_at)
 
     def _update_manifest(self, **changes) -> None:
@@ -128,14 +130,14 @@ class FaultToleranceRun:
 
     def _start_samplers(self) -> None:
         """The watcher (when the deployment has metrics), and the process and GPU samplers."""
-        spec, deployment = self.scenario.deployment, self.deployment
-        inventory = deployment.inventory if deployment is not None else None
-        if deployment is not None and spec is not None and spec.metrics is not None and deployment.metrics_url is not None:
-            names = MetricNames(pending=spec.metrics.pending, active_workers=spec.metrics.active_workers)
-            self.samplers.append(Watcher(deployment.metrics_url, names, self.run_dir / "watcher.csv", self.clock))
-        if inventory is not None:
-            self.samplers.append(ProcessSampler(inventory, self.run_dir / "processes.csv", self.clock))
-        gpu = GpuSampler(self.run_dir / "gpu.csv", self.clock, inventory)
+        deployment, layout = self.deployment, self.layout
+        if deployment is not None and deployment.spec.metrics is not None and deployment.metrics_url is not None:
+            metrics = deployment.spec.metrics
+            names = MetricNames(pending=metrics.pending, active_workers=metrics.active_workers)
+            self.samplers.append(Watcher(deployment.metrics_url, names, layout.watcher, self.clock))
+        if deployment is not None:
+            self.samplers.append(ProcessSampler(deployment, layout.processes, self.clock))
+        gpu = GpuSampler(layout.gpu, self.clock, deployment)
         self.samplers.append(gpu)
         for sampler in self.samplers:
             sampler.start()
@@ -149,7 +151,7 @@ class FaultToleranceRun:
 
     def register_client(self) -> int:
         client_id = len(self._writers)
-        self._writers[client_id] = RecordWriter(self.run_dir / f"client_{client_id}.jsonl")
+        self._writers[client_id] = RecordWriter(self.layout.client_records(client_id))
         return client_id
 
     def record(self, record: RequestRecord) -> None:
@@ -171,7 +173,7 @@ class FaultToleranceRun:
         line = f"progress: {self._done} of {self.scenario.load.total_requests} requests done, {self._failed} failed"
         if not self.scenario.failure.injections:
             return line + ", no fault planned"
-        faulted = any(e.kind == "fault" and e.outcome == "delivered" for e in self.events.events)
+        faulted = any(e.delivered_fault for e in self.events.events)
         line += ", after the fault" if faulted else ", before the fault"
         next_in = self.scheduler.next_fault_in_s() if self.scheduler is not None else None
         return line + ("" if next_in is None else f"; next fault in {next_in:.0f} s")
@@ -223,8 +225,8 @@ class FaultToleranceRun:
         summary = render_run(self.run_dir).summary
         log.info("summary and report written to %s", self.run_dir)
         if not self.dry_run_done:
-            table = summary_markdown([summary.row()], title=f"{self.scenario.deployment_name} × {self.scenario.failure_name}")
-            print(f"\n{table}\nResults: {self.run_dir}\nReport:  {self.run_dir / 'report.html'}\n", flush=True)
+            table = summary_markdown([summary.row()], title=self.title)
+            print(f"\n{table}\nResults: {self.run_dir}\nReport:  {self.layout.report}\n", flush=True)
         return summary
 
 
@@ -240,8 +242,7 @@ class FaultToleranceRun:
             duration = None if self.manifest.ended_at is None else self.manifest.ended_at - self.clock.wall_origin
             write_junit(outcomes, scenario.junit, f"{scenario.deployment_name}.{scenario.failure_name}", duration)
         if not self.dry_run_done:
-            title = f"{scenario.deployment_name} × {scenario.failure_name}"
-            append_step_summary(summary_markdown([summary.row()], title=title) + "\n" + checks_markdown(outcomes))
+            append_step_summary(summary_markdown([summary.row()], title=self.title) + "\n" + checks_markdown(outcomes))
         return outcomes
 
 

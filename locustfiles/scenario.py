@@ -10,12 +10,13 @@ from typing import Any
 
 from chaos.models import Failure, load_catalogue
 from deployments.dynamo import dynamo_environment
-from deployments.models import AnySpec, AttachSpec, load_deployment
+from deployments.factory import with_endpoint
+from deployments.models import AnySpec, load_deployment
 from faultsuite.errors import ConfigError
+from gate.abort import AbortRule, parse_abort_rule
+from gate.expectations import Expectation, parse_expectations
 from locustfiles.options import option_defaults
 from locustfiles.scenario_file import apply_scenario_file
-from reports.abort import AbortRule, parse_abort_rule
-from reports.expectations import Expectation, parse_expectations
 
 __all__ = ["DEMO_DEPLOYMENT", "DEMO_FAILURE", "LoadSettings", "Scenario", "scenario_from_options"]
 
@@ -103,8 +104,8 @@ def scenario_from_options(options) -> Scenario:
     deployment = load_deployment(deployment_name) if deployment_name else None
     if deployment is not None and "dynamo" in deployment.backends:
         dynamo_environment().require()
-    if isinstance(deployment, AttachSpec) and host:
-        deployment = deployment.model_copy(update={"endpoint": host})  # --host wins over the file
+    if deployment is not None and host:
+        deployment = with_endpoint(deployment, host)
     catalogue = load_catalogue()
     failure_name, failure = catalogue.resolve(options.failure or (DEMO_FAILURE if deployment else "none"))
     if deployment is None and failure.injections:

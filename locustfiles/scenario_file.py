@@ -22,8 +22,8 @@ from pathlib import Path
 from pydantic import Field
 
 from faultsuite.yamlfile import StrictModel, load_yaml
-from reports.abort import parse_abort_rule
-from reports.expectations import parse_expectation
+from gate.abort import parse_abort_rule
+from gate.expectations import parse_expectation
 
 __all__ = ["ScenarioFile", "apply_scenario_file", "load_scenario_file"]
 

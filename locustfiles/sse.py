@@ -13,6 +13,8 @@ independent of the HTTP client and testable on its own. It decides success or a 
 import json
 from dataclasses import dataclass, field
 
+from faultsuite.records import FailureKind
+
 __all__ = ["StreamReader", "StreamResult", "read_completion"]
 
 
@@ -26,7 +28,7 @@ class StreamResult:
     usage_tokens: int | None = None
     finish_reason: str | None = None
     done: bool = False
-    error_kind: str | None = None
+    error_kind: FailureKind | None = None
     error: str | None = None
 
     @property
@@ -37,7 +39,7 @@ class StreamResult:
     def inter_token_s(self) -> list[float]:
         return [b - a for a, b in zip(self.token_times, self.token_times[1:])]
 
-    def fail(self, kind: str, message: str) -> None:
+    def fail(self, kind: FailureKind, message: str) -> None:
         if self.error_kind is None:
             self.error_kind, self.error = kind, message
 
@@ -93,16 +95,16 @@ class StreamReader:
             payload = json.loads(data) if data else {}
         except json.JSONDecodeError:
             if event_type == "error":  # an error event may carry plain text
-                result.fail("stream_error", data[:300])
+                result.fail(FailureKind.STREAM_ERROR, data[:300])
             else:
-                result.fail("invalid_response", f"unparseable event data: {data[:200]!r}")
+                result.fail(FailureKind.INVALID_RESPONSE, f"unparseable event data: {data[:200]!r}")
             return
         if event_type == "error" or (isinstance(payload, dict) and payload.get("error") is not None):
             detail = payload.get("error", payload) if isinstance(payload, dict) else payload
-            result.fail("stream_error", _error_message(detail))
+            result.fail(FailureKind.STREAM_ERROR, _error_message(detail))
             return
         if not isinstance(payload, dict):
-            result.fail("invalid_response", f"event data is not an object: {data[:200]!r}")
+            result.fail(FailureKind.INVALID_RESPONSE, f"event data is not an object: {data[:200]!r}")
             return
         self._chunk(payload, at)
 
@@ -130,7 +132,7 @@ class StreamReader:
             self._dispatch(self._last_at)
         result = self.result
         if result.error_kind is None and result.finish_reason is None and not result.done:
-            result.fail("incomplete_stream", "stream ended without a finish reason or [DONE]")
+            result.fail(FailureKind.INCOMPLETE_STREAM, "stream ended without a finish reason or [DONE]")
         return result
 
 
@@ -140,13 +142,13 @@ def read_completion(body: str, at: float) -> StreamResult:
     try:
         payload = json.loads(body)
     except json.JSONDecodeError:
-        result.fail("invalid_response", f"unparseable body: {body[:200]!r}")
+        result.fail(FailureKind.INVALID_RESPONSE, f"unparseable body: {body[:200]!r}")
         return result
     if not isinstance(payload, dict):
-        result.fail("invalid_response", f"body is not an object: {body[:200]!r}")
+        result.fail(FailureKind.INVALID_RESPONSE, f"body is not an object: {body[:200]!r}")
         return result
     if payload.get("error") is not None:
-        result.fail("stream_error", _error_message(payload["error"]))
+        result.fail(FailureKind.STREAM_ERROR, _error_message(payload["error"]))
         return result
     choices = payload.get("choices") or []
     usage = payload.get("usage") or {}
@@ -158,7 +160,7 @@ def read_completion(body: str, at: float) -> StreamResult:
             result.content_chunks += 1
         result.finish_reason = choice.get("finish_reason") or result.finish_reason
     if not choices:
-        result.fail("invalid_response", "completion has no choices")
+        result.fail(FailureKind.INVALID_RESPONSE, "completion has no choices")
     elif result.finish_reason is None:
-        result.fail("incomplete_stream", "completion has no finish reason")
+        result.fail(FailureKind.INCOMPLETE_STREAM, "completion has no finish reason")
     return result

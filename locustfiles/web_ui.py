@@ -22,26 +22,18 @@ So the state in that JSON reads `spawning` while a run launches, and `running` u
 run's own test_stop work is done; the poll that first reads `stopped` carries the summary
 row. Every other response is Locust's own.
 
-`dropdown(names)` gives an option's `choices`: Locust's form shows them as a dropdown, while
-the command line still takes any value (a YAML path, a failure's alias), so our own
-validation keeps reporting bad input in one line.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flask import Response, jsonify, request, send_file, send_from_directory
 
-from reports.render import REPORT_FILE
+from faultsuite.layout import RunLayout
+from locustfiles.run import FaultToleranceRun, RunController, controller_of
 from reports.results import MISSING
 from reports.summary import SUMMARY_COLUMNS
 
-if TYPE_CHECKING:
-    from locustfiles.run import FaultToleranceRun, RunController
-
-__all__ = ["CHAOS_TAB", "COLUMNS", "REPORT_ROUTE", "REPORT_TITLE", "ChaosView", "dropdown", "install"]
+__all__ = ["CHAOS_TAB", "COLUMNS", "REPORT_ROUTE", "REPORT_TITLE", "ChaosView", "install"]
 
 CHAOS_TAB = "chaos"
 REPORT_ROUTE = "/fault-tolerance/report"
@@ -60,24 +52,9 @@ NO_REPORT = "no fault-tolerance run has finished in this Locust process yet\n"
 _SECONDS = {"Startup Time", "Latency Before", "Latency After", "Recovery Time"}
 
 # Locust's runner states (locust.runners.STATE_*; its STATE_INIT reads "ready"), spelled out:
-# importing locust here would monkey-patch any process that imports options.py.
+# importing locust here would monkey-patch any process that imports this module.
 STATE_INIT, STATE_SPAWNING, STATE_RUNNING = "ready", "spawning", "running"
 STATE_CLEANUP, STATE_STOPPING, STATE_STOPPED = "cleanup", "stopping", "stopped"
-
-
-class dropdown(list):  # lower case: it reads as a call, `choices=dropdown(names)`
-    """Choices that argparse never rejects.
-
-    argparse refuses any value not `in choices`, but `--deployment` also takes a YAML path
-    and `--failure` an alias, and a bad name must reach our own one-line error (exit 2), not
-    argparse's usage dump. As a list it is what Locust's UI needs: its JSON is the list, shown
-    as a dropdown whose first entry, "", means the default."""
-
-    def __init__(self, names):
-        super().__init__(["", *names])
-
-    def __contains__(self, value) -> bool:
-        return isinstance(value, str)
 
 
 class ChaosView:
@@ -114,7 +91,7 @@ class ChaosView:
             return []
         rows = []
         if run is self.finished and run.summary is not None:
-            rows.append(_row("summary", _title(run), state="done", detail=summary_text(run.summary.row())))
+            rows.append(_row("summary", run.title, state="done", detail=summary_text(run.summary.row())))
         rows.append(self._run_row(run))
         deployment = run.deployment
         for replica in deployment.replicas if deployment is not None else []:
@@ -152,15 +129,11 @@ class ChaosView:
         else:
             state, detail = "launching", f"into {run.run_dir}"
         now = "" if run is self.finished else f"{run.clock.offset():.2f}"
-        return _row("run", _title(run), time_s=now, state=state, detail=detail)
+        return _row("run", run.title, time_s=now, state=state, detail=detail)
 
     def report_path(self) -> Path | None:
         run = self.finished
-        return None if run is None else run.run_dir / REPORT_FILE
-
-
-def _title(run: FaultToleranceRun) -> str:
-    return f"{run.scenario.deployment_name} × {run.scenario.failure_name}"
+        return None if run is None else RunLayout(run.run_dir).report
 
 
 def _row(what: str, instance: str, *, time_s: str = "", pid: int | None = None, state: str = "", detail: str = "") -> dict[str, str]:
@@ -188,10 +161,6 @@ def install(environment) -> ChaosView | None:
     web_ui = environment.web_ui
     if web_ui is None:
         return None
-    # Imported here, not at the top: options.py imports this module for `dropdown`, and
-    # run.py reaches options.py through scenario.py.
-    from locustfiles.run import controller_of
-
     view = ChaosView(controller_of(environment))
     environment.events.test_stopping.add_listener(view.on_test_stopping)
     environment.events.test_stop.add_listener(view.on_test_stop)

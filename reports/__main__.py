@@ -10,14 +10,8 @@ import sys
 from pathlib import Path
 
 from faultsuite.errors import FaultSuiteError
-from reports.render import (
-    GROUP_REPORT_FILE,
-    REPORT_FILE,
-    find_runs,
-    is_run_dir,
-    render_group,
-    render_run,
-)
+from faultsuite.layout import GroupLayout, RunLayout
+from reports.render import render_group, render_run
 from reports.results import summary_markdown
 
 
@@ -25,13 +19,13 @@ def render(path: Path) -> str:
     """Render `path` (a run, or a group of runs); returns what to tell the user."""
     if not path.is_dir():
         raise FaultSuiteError(f"{path}: no such directory")
-    if is_run_dir(path):
+    if RunLayout(path).is_run():
         data = render_run(path)
-        table = summary_markdown([data.summary.row()], title=f"{data.manifest.deployment} × {data.manifest.failure}")
-        return f"{table}\nReport: {path / REPORT_FILE}"
-    if find_runs(path):
+        table = summary_markdown([data.summary.row()], title=data.manifest.title)
+        return f"{table}\nReport: {RunLayout(path).report}"
+    if GroupLayout(path).runs():
         runs = render_group(path)
-        return f"{summary_markdown([r.summary.row() for r in runs], title=path.name)}\nReport: {path / GROUP_REPORT_FILE}"
+        return f"{summary_markdown([r.summary.row() for r in runs], title=path.name)}\nReport: {GroupLayout(path).report}"
     raise FaultSuiteError(f"{path}: neither a run's results directory (no run.json, events.csv or client_*.jsonl) nor a directory of runs")
 
 

@@ -26,14 +26,13 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from reports.records import RequestRecord
-    from reports.rundata import RunData
+from faultsuite.records import RequestRecord
+from reports.rundata import RunData
 
 __all__ = ["GROUP_TIMELINE_POINTS", "chart_bundle", "numeric"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from reports.events import Event
+from faultsuite.events import Event
 from reports.summary import delivered_faults
 
 __all__ = ["GpuMemoryFinding", "gpu_memory_findings"]

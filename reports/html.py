@@ -10,28 +10,24 @@ written `<\\/`), and `charts.js` builds the charts from it: for `report.html` on
 page's run order.
 """
 
-from __future__ import annotations
-
 import json
 import math
 import os
-from collections import Counter
 from datetime import datetime
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 import pandas as pd
 
+from faultsuite.layout import RunLayout
 from reports.charts import GROUP_TIMELINE_POINTS, chart_bundle, numeric
-from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, Value
+from reports.results import MISSING, format_value
+from reports.rundata import RunData, in_group_order
+from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, error_counts
 from reports.verdict import verdict
-
-if TYPE_CHECKING:
-    from reports.records import RequestRecord
-    from reports.rundata import RunData
 
 __all__ = ["render_group_report", "render_report", "script_json"]
 
@@ -39,7 +35,6 @@ PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 
-MISSING = "N/A"
 TTFT_NOTE = "TTFT and inter-token latency were not measured (no per-token stream)"
 
 
@@ -76,14 +71,6 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value)
-
-
-def _cell(value: Value) -> str:
-    if value is None:
-        return MISSING
-    if isinstance(value, float):
-        return f"{value:.2f}"
     return str(value)
 
 
@@ -175,11 +162,6 @@ def _event_rows(data: RunData) -> list[dict[str, str]]:
     ]
 
 
-def _error_rows(records: list[RequestRecord]) -> list[tuple[str, int]]:
-    counts = Counter(r.error_kind or "unknown" for r in records if not r.ok)
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
 def _page_assets() -> dict[str, str]:
     return {"uplot_js": _static("uPlot.iife.min.js"), "uplot_css": _static("uPlot.min.css"), "charts_js": _static("charts.js")}
 
@@ -202,15 +184,15 @@ def render_report(data: RunData, path: Path) -> None:
         _environment()
         .get_template("report.html.j2")
         .render(
-            title=f"{data.manifest.deployment} × {data.manifest.failure}",
+            title=data.manifest.title,
             manifest=data.manifest,
             identity=_identity(data),
             verdict=verdict(data),
             summary_columns=SUMMARY_COLUMNS,
-            summary_cells=[_cell(row[c]) for c in SUMMARY_COLUMNS],
+            summary_cells=[format_value(row[c]) for c in SUMMARY_COLUMNS],
             went_wrong=bool(data.manifest.error) or data.summary.failed > 0,
             extra_columns=EXTRA_COLUMNS,
-            extra_cells=[_cell(row[c]) for c in EXTRA_COLUMNS],
+            extra_cells=[format_value(row[c]) for c in EXTRA_COLUMNS],
             findings=data.gpu_findings,
             charts=bundle["charts"],
             has_records=bool(data.records),
@@ -219,7 +201,7 @@ def render_report(data: RunData, path: Path) -> None:
             gpu_empty=data.gpu.empty,
             gpu_processes=_gpu_process_table(data.gpu),
             events=_event_rows(data),
-            errors=_error_rows(data.records),
+            errors=error_counts(r for r in data.records if not r.ok),
             data_json=script_json(bundle),
             **_page_assets(),
         )
@@ -228,14 +210,14 @@ def render_report(data: RunData, path: Path) -> None:
 
 
 def _link(run: RunData, base: Path) -> str:
-    return Path(os.path.relpath((run.run_dir / "report.html").resolve(), base.resolve())).as_posix()
+    return Path(os.path.relpath(RunLayout(run.run_dir).report.resolve(), base.resolve())).as_posix()
 
 
 def render_group_report(runs: list[RunData], path: Path) -> None:
     """Write the group's self-contained `group_report.html` to `path`: the summary table (each
     Failure cell links to its run's report, relative to `path.parent`), the verdict of each run
     and one small timeline per run; runs ordered `none` first, then by failure."""
-    ordered = sorted(runs, key=lambda r: (r.manifest.failure != "none", r.manifest.failure, r.run_dir.name))
+    ordered = in_group_order(runs)
     entries = []
     for index, run in enumerate(ordered):
         row = run.summary.row()
@@ -244,7 +226,7 @@ def render_group_report(runs: list[RunData], path: Path) -> None:
                 "index": index,
                 "failure": run.manifest.failure,
                 "link": _link(run, path.parent),
-                "cells": [_cell(row[c]) for c in SUMMARY_COLUMNS[1:]],
+                "cells": [format_value(row[c]) for c in SUMMARY_COLUMNS[1:]],
                 "verdict": verdict(run),
                 "requests": len(run.records),
             }

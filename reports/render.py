@@ -10,29 +10,14 @@ import json
 from pathlib import Path
 
 from faultsuite.errors import ConfigError
+from faultsuite.layout import GroupLayout, RunLayout
+from faultsuite.records import write_requests_csv
 from reports.html import render_group_report, render_report
-from reports.manifest import MANIFEST_FILE
-from reports.records import write_requests_csv
 from reports.results import summary_markdown, write_summary
-from reports.rundata import RunData, load_run
+from reports.rundata import RunData, in_group_order, load_run
 from reports.summary import ALL_COLUMNS
 
-__all__ = ["find_runs", "is_run_dir", "render_group", "render_run"]
-
-REPORT_FILE = "report.html"
-GROUP_REPORT_FILE = "group_report.html"
-
-
-def is_run_dir(path: Path) -> bool:
-    """A directory a run wrote to: it has a manifest, events or request records."""
-    if not path.is_dir():
-        return False
-    return (path / MANIFEST_FILE).exists() or (path / "events.csv").exists() or any(path.glob("client_*.jsonl"))
-
-
-def find_runs(group_dir: Path) -> list[Path]:
-    """The run directories directly under `group_dir`, by name."""
-    return sorted(p for p in group_dir.iterdir() if is_run_dir(p))
+__all__ = ["render_group", "render_run"]
 
 
 def _load(run_dir: Path) -> RunData:
@@ -45,24 +30,26 @@ def _load(run_dir: Path) -> RunData:
 def render_run(run_dir: Path) -> RunData:
     """Rewrite every report of one run from its records, events and samples."""
     data = _load(run_dir)
-    write_requests_csv(data.records, run_dir / "requests.csv")
+    layout = RunLayout(run_dir)
+    write_requests_csv(data.records, layout.requests)
     write_summary(data.summary, run_dir)
-    render_report(data, run_dir / REPORT_FILE)
+    render_report(data, layout.report)
     return data
 
 
 def render_group(group_dir: Path, runs: list[RunData] | None = None) -> list[RunData]:
     """Write `group_summary.md`, `group_summary.csv` and `group_report.html` for the runs in
     `group_dir` (rendering each first, unless they are given already loaded)."""
+    layout = GroupLayout(group_dir)
     if runs is None:
-        runs = [render_run(run_dir) for run_dir in find_runs(group_dir)]
-    runs = sorted(runs, key=lambda r: (r.manifest.failure != "none", r.manifest.failure, r.run_dir.name))
+        runs = [render_run(run.root) for run in layout.runs()]
+    runs = in_group_order(runs)
     rows = [r.summary.row() for r in runs]
     title = runs[0].manifest.deployment if runs else group_dir.name
-    (group_dir / "group_summary.md").write_text(summary_markdown(rows, title=title), encoding="utf-8")
-    with (group_dir / "group_summary.csv").open("w", newline="", encoding="utf-8") as out:
+    layout.summary_md.write_text(summary_markdown(rows, title=title), encoding="utf-8")
+    with layout.summary_csv.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(ALL_COLUMNS)
         writer.writerows([["" if row[c] is None else row[c] for c in ALL_COLUMNS] for row in rows])
-    render_group_report(runs, group_dir / GROUP_REPORT_FILE)
+    render_group_report(runs, layout.report)
     return runs

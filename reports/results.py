@@ -8,14 +8,16 @@ import csv
 import json
 from pathlib import Path
 
+from faultsuite.layout import RunLayout
 from reports.summary import ALL_COLUMNS, SUMMARY_COLUMNS, Summary, Value
 
-__all__ = ["write_summary", "summary_markdown"]
+__all__ = ["MISSING", "format_value", "write_summary", "summary_markdown"]
 
 MISSING = "N/A"
 
 
-def _render(value: Value, decimals: int) -> str:
+def format_value(value: Value, decimals: int = 2) -> str:
+    """A summary cell as text: "N/A" for no value, floats with `decimals` decimals."""
     if value is None:
         return MISSING
     if isinstance(value, float):
@@ -33,7 +35,7 @@ def summary_markdown(rows: list[dict[str, Value]], title: str | None = None) -> 
     lines.append("| " + " | ".join(SUMMARY_COLUMNS) + " |")
     lines.append("|" + "---|" * len(SUMMARY_COLUMNS))
     for row in rows:
-        lines.append("| " + " | ".join(_render(row[c], 2) for c in SUMMARY_COLUMNS) + " |")
+        lines.append("| " + " | ".join(format_value(row[c], 2) for c in SUMMARY_COLUMNS) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -44,14 +46,15 @@ def write_summary(summary: Summary, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     row = summary.row()
 
-    with (run_dir / "summary.csv").open("w", newline="", encoding="utf-8") as out:
+    layout = RunLayout(run_dir)
+    with layout.summary_csv.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(ALL_COLUMNS)
-        writer.writerow([_render(row[c], 3) for c in ALL_COLUMNS])
+        writer.writerow([format_value(row[c], 3) for c in ALL_COLUMNS])
 
-    (run_dir / "summary.json").write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
+    layout.summary_json.write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
 
     markdown = summary_markdown([row])
     if summary.error_breakdown:
         markdown += f"\nError breakdown: {summary.error_breakdown}\n"
-    (run_dir / "summary.md").write_text(markdown, encoding="utf-8")
+    layout.summary_md.write_text(markdown, encoding="utf-8")

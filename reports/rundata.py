@@ -3,21 +3,21 @@
 Each file may be missing or cut short (an interrupted run); what is there is used.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from reports.events import Event, read_events
-from reports.gpu import read_gpu_samples
+from faultsuite.events import Event, read_events
+from faultsuite.layout import RunLayout
+from faultsuite.manifest import RunManifest, read_manifest
+from faultsuite.records import RequestRecord, read_records
+from faultsuite.samples import WatcherSample, read_gpu_samples, read_process_samples, read_samples
 from reports.gpu_findings import GpuMemoryFinding, gpu_memory_findings
-from reports.manifest import RunManifest, read_manifest
-from reports.processes import read_process_samples
-from reports.records import RequestRecord, read_records
 from reports.summary import Summary, compute_summary, delivered_faults
-from reports.watcher import WatcherSample, read_samples
 
-__all__ = ["RunData", "load_run"]
+__all__ = ["RunData", "in_group_order", "load_run"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class RunData:
     """One run's records, events and samples, with the summary computed from them.
 
     `gpu` and `processes` are the rows of `gpu.csv` and `processes.csv` (columns as in
-    `reports.gpu.GPU_COLUMNS` and `reports.processes.PROCESS_COLUMNS`); empty frames with
+    `faultsuite.samples.GPU_COLUMNS` and `faultsuite.samples.PROCESS_COLUMNS`); empty frames with
     those columns when the files are absent.
     """
 
@@ -45,13 +45,20 @@ class RunData:
         return [e.offset_s for e in delivered_faults(self.events)]
 
 
+def in_group_order(runs: Iterable[RunData]) -> list[RunData]:
+    """Runs as a group's table and report list them: the `none` baseline first, then by
+    failure, then by directory name."""
+    return sorted(runs, key=lambda r: (r.manifest.failure != "none", r.manifest.failure, r.run_dir.name))
+
+
 def load_run(run_dir: Path) -> RunData:
     """Read every file of `run_dir` and compute its summary."""
+    layout = RunLayout(run_dir)
     manifest = read_manifest(run_dir)
     records = read_records(run_dir)
-    events = read_events(run_dir / "events.csv")
-    samples = read_samples(run_dir / "watcher.csv")
-    gpu = read_gpu_samples(run_dir / "gpu.csv")
+    events = read_events(layout.events)
+    samples = read_samples(layout.watcher)
+    gpu = read_gpu_samples(layout.gpu)
     summary = compute_summary(
         failure=manifest.failure,
         records=records,
@@ -67,7 +74,7 @@ def load_run(run_dir: Path) -> RunData:
         events=events,
         samples=samples,
         gpu=gpu,
-        processes=read_process_samples(run_dir / "processes.csv"),
+        processes=read_process_samples(layout.processes),
         summary=summary,
         gpu_findings=gpu_memory_findings(gpu, events),
     )

@@ -19,7 +19,7 @@ Definitions:
   delivered fault events sharing its `scheduled_offset_s`, or its exact `offset_s` when it was
   not scheduled) must each be back after their fault: a `ready` event (a replacement passed its
   probe) or a `resume` event (a hung process was continued on schedule, not because the run
-  ended: detail `teardown`); the value is the offset of
+  ended: its `teardown` field); the value is the offset of
   the last of those first ready events minus the fault time. `None` if any never came back.
 - Startup Time: as measured by the caller.
 - TTFT p50/p90 Before/After (ms): percentiles of `ttft_s` of successful records that have one.
@@ -47,9 +47,9 @@ from itertools import chain
 
 import numpy as np
 
-from reports.events import Event
-from reports.records import RequestRecord
-from reports.watcher import WatcherSample
+from faultsuite.events import Event, EventKind
+from faultsuite.records import RequestRecord
+from faultsuite.samples import WatcherSample
 
 __all__ = [
     "ALL_COLUMNS",
@@ -155,7 +155,7 @@ def _end(record: RequestRecord) -> float:
 
 def delivered_faults(events: list[Event]) -> list[Event]:
     """The fault events that reached a process, in time order."""
-    return sorted((e for e in events if e.kind == "fault" and e.outcome == "delivered"), key=lambda e: e.offset_s)
+    return sorted((e for e in events if e.delivered_fault), key=lambda e: e.offset_s)
 
 
 def fault_moment(event: Event) -> float:
@@ -176,8 +176,8 @@ def back_at(hit: Event, events: list[Event]) -> float | None:
     back = [
         e.offset_s
         for e in events
-        if e.kind in ("ready", "resume")
-        and e.detail != "teardown"
+        if e.kind in (EventKind.READY, EventKind.RESUME)
+        and not e.teardown
         and (e.component, e.replica) == (hit.component, hit.replica)
         and e.offset_s > hit.offset_s
     ]

@@ -10,23 +10,17 @@ Built only from the run's data (`RunData`):
   failed", then, for each instance hit by the first fault (the delivered fault events that share
   its `scheduled_offset_s`, or its exact `offset_s` when unscheduled, as `reports.summary` does),
   "<target> back after <s> s" or "<target> never came back". Back means the instance's first
-  `ready` or `resume` event after its fault (a `resume` with detail `teardown` is the run
+  `ready` or `resume` event after its fault (a `resume` marked `teardown` is the run
   ending, not a recovery); the seconds count from the first fault, so the longest equals the
-  summary's Recovery Time. A fault aimed at a child process (detail `failure X: engine child`)
+  summary's Recovery Time. A fault aimed at a child process (its event's `scope` is `child`)
   names it: "engine child of decode_worker_0".
 - More than one fault moment: "<k> faults were delivered in all." is added.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from reports.events import Event
+from faultsuite.events import Event, EventKind, FaultOutcome, TargetScope
+from faultsuite.records import RequestRecord
+from reports.rundata import RunData
 from reports.summary import back_at, delivered_faults, error_counts, fault_moment, faulted_together
-
-if TYPE_CHECKING:
-    from reports.records import RequestRecord
-    from reports.rundata import RunData
 
 __all__ = ["verdict"]
 
@@ -37,8 +31,7 @@ def _breakdown(failed: list[RequestRecord]) -> str:
 
 def _target(fault: Event) -> str:
     """The instance, or "<child> child of <instance>" for a fault aimed at a child process."""
-    _, _, scope = fault.detail.partition(": ")
-    return f"{scope} of {fault.instance}" if scope.endswith(" child") else fault.instance
+    return f"{fault.child} child of {fault.instance}" if fault.scope == TargetScope.CHILD else fault.instance
 
 
 def _recovery_clauses(first: Event, events: list[Event]) -> list[str]:
@@ -53,10 +46,10 @@ def _recovery_clauses(first: Event, events: list[Event]) -> list[str]:
 
 def _no_fault_reason(events: list[Event]) -> str:
     for e in events:
-        if e.kind == "not_applicable":
+        if e.kind == EventKind.NOT_APPLICABLE:
             return f"No fault was injected ({e.detail or e.outcome or 'not applicable'})"
     for e in events:
-        if e.kind == "fault" and e.outcome != "delivered":
+        if e.kind == EventKind.FAULT and e.outcome != FaultOutcome.DELIVERED:
             return f"No fault was delivered ({e.outcome or 'not delivered'})"
     return "No fault was injected"
 

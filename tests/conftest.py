@@ -1,13 +1,12 @@
 """Shared test setup.
 
-gevent monkey-patches the standard library the moment Locust is imported. Doing it first,
-here, makes every test see the same patched world whatever order modules are imported in.
+gevent monkey-patches the standard library the moment Locust is imported. Doing it first makes
+every test see the same patched world whatever order modules are imported in: pyproject.toml
+loads tests/gevent_patch.py as a plugin (`-p`) before any other, and importing it here patches
+too when `addopts` is overridden.
 """
 
-from gevent import monkey
-
-monkey.patch_all()
-
+from tests import gevent_patch  # noqa: F401  (patch_all, before everything else)
 from tests import loopback_guard  # imported after patch_all, like everything else
 
 

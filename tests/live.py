@@ -7,10 +7,10 @@ from pathlib import Path
 import gevent
 import psutil
 
-from deployments.launcher import Deployment
+from deployments.launcher import LaunchedDeployment
 from deployments.models import DeploymentSpec
 from faultsuite.clock import RunClock
-from reports.events import EventLog
+from faultsuite.events import EventLog
 
 __all__ = ["EVENT_TIMEOUT_S", "STUB_ENDPOINT_SCRIPT", "end_started", "eventually", "is_running", "launched"]
 
@@ -35,10 +35,10 @@ http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Stub).serve_forever()
 """
 
 
-def launched(spec: DeploymentSpec, run_dir: Path, finalizer) -> Deployment:
+def launched(spec: DeploymentSpec, run_dir: Path, finalizer) -> LaunchedDeployment:
     """`spec` up and ready; `finalizer` registers its teardown before anything starts."""
     events = EventLog(run_dir / "events.csv", RunClock())
-    deployment = Deployment(spec, run_dir, events)
+    deployment = LaunchedDeployment(spec, run_dir, events)
     finalizer(events.close)
     finalizer(deployment.down)
     deployment.up()

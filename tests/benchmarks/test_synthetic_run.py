@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.synthetic_run import FAULTED_INSTANCE, RECOVERY_S, write_synthetic_run
-from reports.records import RequestRecord
+from faultsuite.records import RequestRecord
 
 REPO = Path(__file__).resolve().parents[2]
 

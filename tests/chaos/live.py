@@ -7,9 +7,9 @@ import yaml
 
 from chaos.injector import FaultScheduler
 from chaos.models import Failure, Injection
-from deployments.launcher import Deployment, Replica
+from deployments.launcher import LaunchedDeployment, Replica
 from deployments.models import DEPLOYMENTS_DIR, DeploymentSpec, load_deployment
-from reports.events import Event
+from faultsuite.events import Event
 
 SHIPPED_DEPLOYMENT = DEPLOYMENTS_DIR / "agg-dp1.yaml"
 FAST_STARTUP_DELAY_S = "0.2"
@@ -29,12 +29,12 @@ def fast_copy(directory: Path, **worker_changes) -> DeploymentSpec:
     return load_deployment(str(path))
 
 
-def scheduler_for(deployment: Deployment, *injections: Injection) -> FaultScheduler:
+def scheduler_for(deployment: LaunchedDeployment, *injections: Injection) -> FaultScheduler:
     failure = Failure(injections=list(injections))
-    return FaultScheduler("test_failure", failure, deployment, deployment.events, deployment.events.clock)
+    return FaultScheduler("test_failure", failure, deployment, deployment.events.clock)
 
 
-def the_worker(deployment: Deployment) -> Replica:
+def the_worker(deployment: LaunchedDeployment) -> Replica:
     (worker,) = deployment.replicas_of("decode_worker")
     return worker
 
@@ -44,5 +44,5 @@ def engine_of(worker: Replica) -> psutil.Process:
     return engine
 
 
-def events_of_kind(deployment: Deployment, kind: str) -> list[Event]:
+def events_of_kind(deployment: LaunchedDeployment, kind: str) -> list[Event]:
     return [e for e in deployment.events.events if e.kind == kind]

@@ -14,7 +14,7 @@ import pytest
 from chaos.kinds import SignalInjection
 from chaos.models import Target, load_catalogue
 from chaos.targets import resolve
-from deployments.launcher import Deployment, Replica
+from deployments.launcher import LaunchedDeployment, Replica
 from tests.chaos.live import (
     TWO_WORKERS,
     engine_of,
@@ -49,7 +49,7 @@ UNTOUCHED_WAIT_S = 0.3
 
 
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory, request) -> Deployment:
+def two_workers(tmp_path_factory, request) -> LaunchedDeployment:
     """Two decode workers, the first killed and restarted: worker 0 is now the newer one."""
     directory = tmp_path_factory.mktemp("two_workers")
     deployment = launched(fast_copy(directory, **TWO_WORKERS), directory / "run", request.addfinalizer)
@@ -60,7 +60,7 @@ def two_workers(tmp_path_factory, request) -> Deployment:
     return deployment
 
 
-def every_pid(deployment: Deployment) -> dict[str, int]:
+def every_pid(deployment: LaunchedDeployment) -> dict[str, int]:
     """Each replica's pid, and the engine's."""
     pids = {r.name: r.pid for r in deployment.replicas}
     pids["engine"] = engine_of(the_worker(deployment)).pid

@@ -20,7 +20,7 @@ from chaos.models import (
     load_catalogue,
     register_kind,
 )
-from chaos.targets import SignalTarget
+from deployments.interface import FaultTarget
 from faultsuite.errors import ConfigError
 from tests.chaos.live import events_of_kind, scheduler_for, the_worker
 from tests.live import eventually
@@ -196,7 +196,7 @@ def term_then_kill():
         def signal_name(self) -> str:
             return "SIGTERM"
 
-        def apply(self, targets: list[SignalTarget], context: FaultContext) -> None:
+        def apply(self, targets: list[FaultTarget], context: FaultContext) -> None:
             for target in targets:
                 context.send(target, signal.SIGTERM)
             gevent.sleep(self.grace_s)

@@ -55,7 +55,7 @@ def test_a_worker_kill_spares_an_identical_worker_outside_the_deployment(fresh_d
     worker = the_worker(fresh_dp1)
     decoy = worker_decoy(psutil.Process(worker.pid).cmdline())
     failure = load_catalogue().failures["two_decode_workers"]
-    FaultScheduler("two_decode_workers", failure, fresh_dp1, fresh_dp1.events, fresh_dp1.events.clock).inject(failure.injections[0])
+    FaultScheduler("two_decode_workers", failure, fresh_dp1, fresh_dp1.events.clock).inject(failure.injections[0])
     assert [e.pid for e in events_of_kind(fresh_dp1, "fault")] == [worker.pid]
     assert eventually(lambda: events_of_kind(fresh_dp1, "exit"))
     assert decoy.poll() is None

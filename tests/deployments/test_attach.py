@@ -25,7 +25,7 @@ from deployments.models import AttachSpec, load_deployment
 from deployments.ports import free_port
 from faultsuite.clock import RunClock
 from faultsuite.errors import ConfigError
-from reports.events import EventLog
+from faultsuite.events import EventLog
 from tests.deployments.files import rejection, write_yaml
 from tests.live import end_started, eventually, is_running
 
@@ -288,7 +288,7 @@ def attach(tmp_path, request):
     def make(processes: dict, url: str = "http://127.0.0.1:1", **overrides) -> AttachedDeployment:
         events = EventLog(tmp_path / "run" / "events.csv", RunClock())
         request.addfinalizer(events.close)
-        return AttachedDeployment(attach_spec(url, processes, **overrides), tmp_path / "run", events, "by-hand.yaml")
+        return AttachedDeployment(attach_spec(url, processes, **overrides), events, "by-hand.yaml")
 
     return make
 

@@ -13,7 +13,7 @@ import gevent
 import pytest
 import yaml
 
-from deployments.launcher import Deployment
+from deployments.launcher import LaunchedDeployment
 from deployments.models import DEPLOYMENTS_DIR, DeploymentSpec, load_deployment
 from deployments.sim.prefill_queue import CLAIM_LEASE_S
 from tests.live import eventually, launched
@@ -47,7 +47,7 @@ def fast_copy(
     return load_deployment(str(path))
 
 
-def chat(deployment: Deployment, timeout_s: float = 10) -> tuple[int, dict]:
+def chat(deployment: LaunchedDeployment, timeout_s: float = 10) -> tuple[int, dict]:
     request = urllib.request.Request(
         deployment.endpoint + "/v1/chat/completions", data=json.dumps(CHAT).encode(), headers={"Content-Type": "application/json"}
     )
@@ -58,7 +58,7 @@ def chat(deployment: Deployment, timeout_s: float = 10) -> tuple[int, dict]:
         return exc.code, json.load(exc)
 
 
-def queue_metrics(deployment: Deployment) -> str:
+def queue_metrics(deployment: LaunchedDeployment) -> str:
     (queue,) = deployment.replicas_of("prefill_queue")
     with urllib.request.urlopen(f"http://127.0.0.1:{queue.port}/metrics", timeout=2) as response:
         return response.read().decode()

@@ -25,7 +25,7 @@ from chaos.targets import resolve
 from deployments.attached import AttachedDeployment
 from deployments.models import DEPLOYMENTS_DIR, AttachSpec, available_deployments, load_deployment
 from faultsuite.clock import RunClock
-from reports.events import EventLog
+from faultsuite.events import EventLog
 from tests.live import end_started, eventually
 
 PROFILES = ["vllm-serve", "sglang", "dynamo-vllm"]
@@ -392,7 +392,7 @@ def test_a_profile_attaches_to_look_alike_processes_and_aims_the_engine_failure_
     assert eventually(lambda: all(titled_children(pid, ENGINE_TITLES[name]) for pid in workers))
     events = EventLog(tmp_path / "run" / "events.csv", RunClock())
     request.addfinalizer(events.close)
-    deployment = AttachedDeployment(spec, tmp_path / "run", events, f"{name}.yaml")
+    deployment = AttachedDeployment(spec, events, f"{name}.yaml")
     deployment.rescan()
     assert {role: [r.pid for r in deployment.replicas_of(role)] for role in spec.roles} == {
         role: [popen.pid] for role, popen in processes.items()

@@ -11,11 +11,11 @@ import psutil
 import pytest
 import yaml
 
-from deployments.launcher import Deployment
+from deployments.launcher import LaunchedDeployment
 from deployments.models import DEPLOYMENTS_DIR, DeploymentSpec, load_deployment
 from faultsuite.clock import RunClock
 from faultsuite.errors import LaunchError
-from reports.events import Event, EventLog
+from faultsuite.events import Event, EventLog
 from tests.live import EVENT_TIMEOUT_S, STUB_ENDPOINT_SCRIPT, eventually, is_running
 
 READY_LINE = "ready"
@@ -124,13 +124,13 @@ def detected_engine_death_copy(directory: Path) -> DeploymentSpec:
 
 @pytest.fixture
 def launch(tmp_path, request):
-    """Makes a Deployment of a spec or component list; every one is torn down afterwards."""
+    """Makes a launched deployment of a spec or component list; every one is torn down afterwards."""
 
-    def make(spec_or_components: DeploymentSpec | list[dict]) -> Deployment:
+    def make(spec_or_components: DeploymentSpec | list[dict]) -> LaunchedDeployment:
         spec = spec_or_components if isinstance(spec_or_components, DeploymentSpec) else write_deployment(tmp_path, spec_or_components)
         run_dir = tmp_path / "run"
         events = EventLog(run_dir / "events.csv", RunClock())
-        deployment = Deployment(spec, run_dir, events)
+        deployment = LaunchedDeployment(spec, run_dir, events)
         request.addfinalizer(events.close)
         request.addfinalizer(deployment.down)
         return deployment
@@ -138,11 +138,11 @@ def launch(tmp_path, request):
     return make
 
 
-def events_of(deployment: Deployment, kind: str, component: str) -> list[Event]:
+def events_of(deployment: LaunchedDeployment, kind: str, component: str) -> list[Event]:
     return [e for e in deployment.events.events if e.kind == kind and e.component == component]
 
 
-def wait_for_event(deployment: Deployment, kind: str, component: str, not_pid: int | None = None, timeout_s: float = EVENT_TIMEOUT_S) -> Event:
+def wait_for_event(deployment: LaunchedDeployment, kind: str, component: str, not_pid: int | None = None, timeout_s: float = EVENT_TIMEOUT_S) -> Event:
     """The first `kind` event of `component` (with a pid other than `not_pid`), once it comes."""
 
     def found() -> list[Event]:
@@ -152,7 +152,7 @@ def wait_for_event(deployment: Deployment, kind: str, component: str, not_pid: i
     return found()[0]
 
 
-def kill_and_await_ready(deployment: Deployment, role: str) -> tuple[int, Event]:
+def kill_and_await_ready(deployment: LaunchedDeployment, role: str) -> tuple[int, Event]:
     """SIGKILL the only replica of `role` by its group; its old pid and its next ready event."""
     old_pid = deployment.replicas_of(role)[0].pid
     assert old_pid is not None

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from deployments import models
-from deployments.launcher import Deployment
+from deployments.launcher import LaunchedDeployment
 from deployments.models import (
     AttachSpec,
     DeploymentSpec,
@@ -21,7 +21,7 @@ from deployments.models import (
 )
 from faultsuite.clock import RunClock
 from faultsuite.errors import LaunchError
-from reports.events import EventLog
+from faultsuite.events import EventLog
 from tests.deployments.files import rejection, write_yaml
 from tests.live import STUB_ENDPOINT_SCRIPT, launched
 
@@ -369,7 +369,7 @@ def test_the_launcher_allocates_distinct_ports_inside_port_range_and_renders_the
     )
     spec = load_deployment(str(write(tmp_path, data)))
     run_dir = tmp_path / "run"
-    deployment = Deployment(spec, run_dir, events, "127.0.0.1")
+    deployment = LaunchedDeployment(spec, run_dir, events, "127.0.0.1")
     named = [int(deployment.render("{ports[a]}")), int(deployment.render("{ports[b]}"))]
     replica_ports = [r.port for r in deployment.replicas]
     assert len(replica_ports) == 3
@@ -387,7 +387,7 @@ def test_the_launcher_fails_when_port_range_is_too_small(tmp_path, events):
     data = document(ports=["a", "b"], port_range=[low, high])  # 1 replica + 2 named ports > 2
     spec = load_deployment(str(write(tmp_path, data)))
     with pytest.raises(OSError, match=f"no free port on 127.0.0.1 between {low} and {high}"):
-        Deployment(spec, tmp_path / "run", events, "127.0.0.1")
+        LaunchedDeployment(spec, tmp_path / "run", events, "127.0.0.1")
 
 
 def test_a_launched_process_gets_the_rendered_environment(tmp_path, request):

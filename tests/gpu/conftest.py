@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deployments.launcher import Deployment, Replica
+from deployments.launcher import LaunchedDeployment, Replica
 from deployments.models import DeploymentSpec, load_deployment
-from reports.gpu import GpuUnavailable, NvmlSource
+from samplers.gpu import GpuUnavailable, NvmlSource
 from tests.live import STUB_ENDPOINT_SCRIPT, launched
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,13 +60,13 @@ def holder_spec(directory: Path, *holder_args: str) -> DeploymentSpec:
 class Holder:
     """The launched deployment and its holder replica; `child_pid` with --spawn-child."""
 
-    deployment: Deployment
+    deployment: LaunchedDeployment
     replica: Replica
     leader_pid: int
     child_pid: int | None
 
 
-def child_pid_of(deployment: Deployment) -> int | None:
+def child_pid_of(deployment: LaunchedDeployment) -> int | None:
     """The pid the holder printed as `child <pid>`, if it started one."""
     output = (deployment.run_dir / HOLDER / "output.log").read_text(encoding="utf-8")
     found = re.search(r"^child (\d+)$", output, re.MULTILINE)

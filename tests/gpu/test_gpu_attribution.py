@@ -15,13 +15,15 @@ import pandas as pd
 import pytest
 
 from chaos.context import FaultContext
-from chaos.targets import SignalTarget
-from deployments.inventory import ProcessInventory
+from deployments.interface import FaultTarget
+from deployments.interface import ProcessSnapshots
 from faultsuite.clock import RunClock
-from reports.events import read_events
-from reports.gpu import DeviceReading, GpuSampler, read_gpu_samples
+from faultsuite.events import read_events
+from samplers.gpu import DeviceReading, GpuSampler
+from faultsuite.samples import read_gpu_samples
 from reports.gpu_findings import gpu_memory_findings
-from reports.processes import ProcessSampler, read_process_samples
+from samplers.processes import ProcessSampler
+from faultsuite.samples import read_process_samples
 from tests.gpu.conftest import HOLDER, Holder, nvml_unavailable
 from tests.live import eventually, is_running
 
@@ -35,7 +37,7 @@ class ChildHoldsGpu:
     """One fake GPU. Holders: every process of `component` with `role` in the inventory's
     snapshot when opened, plus any pid `tell()` names; each holds 1 GiB while it is running."""
 
-    def __init__(self, inventory: ProcessInventory, component: str = HOLDER, role: str = "child"):
+    def __init__(self, inventory: ProcessSnapshots, component: str = HOLDER, role: str = "child"):
         self.inventory = inventory
         self.component = component
         self.role = role
@@ -63,8 +65,8 @@ def process_rows(path, pid: int) -> pd.DataFrame:
 
 
 def sample_fake_gpu(holder: Holder, path) -> tuple[GpuSampler, ChildHoldsGpu]:
-    source = ChildHoldsGpu(holder.deployment.inventory)
-    sampler = GpuSampler(path, holder.deployment.events.clock, holder.deployment.inventory, source=source, interval_s=SAMPLE_INTERVAL_S)
+    source = ChildHoldsGpu(holder.deployment)
+    sampler = GpuSampler(path, holder.deployment.events.clock, holder.deployment, source=source, interval_s=SAMPLE_INTERVAL_S)
     sampler.start()
     assert source.opened and sampler.note is None
     return sampler, source
@@ -72,8 +74,8 @@ def sample_fake_gpu(holder: Holder, path) -> tuple[GpuSampler, ChildHoldsGpu]:
 
 def signal_holder(holder: Holder, scope: str) -> float:
     """SIGKILL the holder (its group, or its leader alone) as chaos does; the fault's offset."""
-    context = FaultContext("gpu_test", holder.deployment.events)
-    assert context.send(SignalTarget(holder.replica, holder.leader_pid, scope), signal.SIGKILL) == "delivered"
+    context = FaultContext("gpu_test", holder.deployment)
+    assert context.send(FaultTarget(holder.replica, holder.leader_pid, scope), signal.SIGKILL) == "delivered"
     (fault,) = [e for e in holder.deployment.events.events if e.kind == "fault"]
     return fault.offset_s
 
@@ -154,13 +156,13 @@ def test_a_machine_without_a_gpu_writes_no_gpu_csv_and_says_why(tmp_path, caplog
         pytest.skip("a GPU answers NVML here: this test is for machines without one")
     path = tmp_path / "gpu.csv"
     sampler = GpuSampler(path, RunClock(), None, interval_s=SAMPLE_INTERVAL_S)
-    with caplog.at_level(logging.WARNING, logger="reports.gpu"):
+    with caplog.at_level(logging.WARNING, logger="samplers.gpu"):
         sampler.start()
     sampler.stop()
     assert not path.exists()
     assert sampler.note is not None and sampler.note.startswith("no GPU sampled")
     assert reason in sampler.note
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "reports.gpu"] == [sampler.note]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "samplers.gpu"] == [sampler.note]
 
 
 def test_the_process_sampler_keeps_sampling_an_orphan_after_a_leader_only_kill(launch_holder, tmp_path):
@@ -169,7 +171,7 @@ def test_the_process_sampler_keeps_sampling_an_orphan_after_a_leader_only_kill(l
     assert child is not None
     path = tmp_path / "processes.csv"
     deployment = holder.deployment
-    sampler = ProcessSampler(deployment.inventory, path, deployment.events.clock, interval_s=SAMPLE_INTERVAL_S)
+    sampler = ProcessSampler(deployment, path, deployment.events.clock, interval_s=SAMPLE_INTERVAL_S)
     sampler.start()
 
     def rows_of(pid: int) -> pd.DataFrame:

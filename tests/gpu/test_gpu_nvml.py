@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from chaos.context import FaultContext
-from chaos.targets import SignalTarget
-from reports.gpu import GpuSampler, NvmlSource, read_gpu_samples
+from deployments.interface import FaultTarget
+from samplers.gpu import GpuSampler, NvmlSource
+from faultsuite.samples import read_gpu_samples
 from reports.gpu_findings import gpu_memory_findings
 from tests.gpu.conftest import HOLDER, Holder
 from tests.live import eventually, is_running
@@ -70,8 +71,8 @@ def wait_until_sampled_holding(path, pid: int, role: str, nvml: NvmlSource) -> p
 
 def kill(holder: Holder, scope: str) -> float:
     """SIGKILL the holder's group, or its leader alone, as chaos does; the fault's offset."""
-    context = FaultContext("gpu_test", holder.deployment.events)
-    assert context.send(SignalTarget(holder.replica, holder.leader_pid, scope), signal.SIGKILL) == "delivered"
+    context = FaultContext("gpu_test", holder.deployment)
+    assert context.send(FaultTarget(holder.replica, holder.leader_pid, scope), signal.SIGKILL) == "delivered"
     (fault,) = [e for e in holder.deployment.events.events if e.kind == "fault"]
     return fault.offset_s
 
@@ -98,7 +99,7 @@ def test_memory_of_a_replica_killed_with_its_group_is_released_and_reported_so(l
     pid = holder.leader_pid
     path = tmp_path / "gpu.csv"
     deployment = holder.deployment
-    sampler = GpuSampler(path, deployment.events.clock, deployment.inventory, source=NvmlSource(), interval_s=SAMPLE_INTERVAL_S)
+    sampler = GpuSampler(path, deployment.events.clock, deployment, source=NvmlSource(), interval_s=SAMPLE_INTERVAL_S)
     sampler.start()
     assert sampler.note is None, sampler.note
     try:
@@ -145,7 +146,7 @@ def test_a_child_orphaned_by_a_leader_only_kill_keeps_its_memory_until_teardown(
     assert child is not None
     path = tmp_path / "gpu.csv"
     deployment = holder.deployment
-    sampler = GpuSampler(path, deployment.events.clock, deployment.inventory, source=NvmlSource(), interval_s=SAMPLE_INTERVAL_S)
+    sampler = GpuSampler(path, deployment.events.clock, deployment, source=NvmlSource(), interval_s=SAMPLE_INTERVAL_S)
     sampler.start()
     assert sampler.note is None, sampler.note
     try:

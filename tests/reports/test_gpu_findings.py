@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from reports.events import Event
-from reports.gpu import GPU_COLUMNS
+from faultsuite.events import Event
+from faultsuite.samples import GPU_COLUMNS
 from reports.gpu_findings import gpu_memory_findings
 
 LEADER, ENGINE, STRANGER = 100, 101, 999

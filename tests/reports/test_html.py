@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from reports.charts import GROUP_TIMELINE_POINTS
-from reports.events import Event
+from faultsuite.events import Event
 from reports.html import TTFT_NOTE, render_group_report, render_report
-from reports.manifest import RunManifest
-from reports.records import RequestRecord
+from faultsuite.manifest import RunManifest
+from faultsuite.records import RequestRecord
 from reports.rundata import RunData
 from reports.summary import SUMMARY_COLUMNS, compute_summary
 from reports.verdict import verdict
-from reports.watcher import WatcherSample
+from faultsuite.samples import WatcherSample
 
 T0 = 1_700_000_000.0
 GPU_COLUMNS = [

@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reports.events import Event
-from reports.manifest import RunManifest, write_manifest
-from reports.records import RequestRecord
+from faultsuite.events import Event
+from faultsuite.manifest import RunManifest, write_manifest
+from faultsuite.records import RequestRecord
 
 REPO = Path(__file__).resolve().parents[2]
 

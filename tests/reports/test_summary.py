@@ -4,8 +4,8 @@ from typing import Iterable
 
 import pytest
 
-from reports.events import Event
-from reports.records import RequestRecord
+from faultsuite.events import Event
+from faultsuite.records import RequestRecord
 from reports.summary import (
     EXTRA_COLUMNS,
     SUMMARY_COLUMNS,
@@ -13,7 +13,7 @@ from reports.summary import (
     compute_summary,
     percentile,
 )
-from reports.watcher import WatcherSample
+from faultsuite.samples import WatcherSample
 
 RUN_START = 1_700_000_000.0  # epoch of offset 0; only the offsets matter to the summary
 SLA_S = 2.0
@@ -209,7 +209,7 @@ def test_recovery_time_of_a_hang_runs_to_its_resume():
 
 
 def test_a_hang_continued_only_because_the_run_ended_never_recovered():
-    teardown_resume = Event(time=RUN_START + 12.0, offset_s=12.0, kind="resume", component=WORKER, replica=0, detail="teardown")
+    teardown_resume = Event(time=RUN_START + 12.0, offset_s=12.0, kind="resume", component=WORKER, replica=0, detail="teardown", teardown=True)
     assert summarize(events=[fault(), teardown_resume]).recovery_time is None
 
 

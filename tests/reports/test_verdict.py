@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.events import Event
-from reports.manifest import RunManifest
-from reports.records import RequestRecord
+from faultsuite.events import Event
+from faultsuite.manifest import RunManifest
+from faultsuite.records import RequestRecord
 from reports.rundata import RunData
 from reports.summary import compute_summary
 from reports.verdict import verdict
@@ -71,7 +71,7 @@ def test_no_failure_with_a_recovery():
 
 
 def test_a_child_fault_that_never_recovered_names_the_child():
-    child = fault(5.0, replica=0, detail="failure engine_crash: engine child")
+    child = fault(5.0, replica=0, detail="failure engine_crash: engine child", scope="child", child="engine")
     data = run(mixed(64, 20, "timeout"), [child])
     assert verdict(data) == "20 of 64 requests failed (timeout=20); engine child of decode_worker_0 never came back."
 
@@ -103,7 +103,7 @@ def test_a_ready_before_the_fault_or_of_another_replica_is_not_a_recovery():
 
 def test_a_resume_at_teardown_is_not_a_recovery_but_a_scheduled_resume_is():
     hang = fault(10.0, signal="SIGSTOP")
-    teardown = event(30.0, "resume", signal="SIGCONT", outcome="delivered", detail="teardown")
+    teardown = event(30.0, "resume", signal="SIGCONT", outcome="delivered", detail="teardown", teardown=True)
     assert verdict(run(mixed(5, 0), [hang, teardown])).endswith("decode_worker_2 never came back.")
     resumed = event(25.0, "resume", signal="SIGCONT", outcome="delivered", detail="failure hang: process group")
     assert verdict(run(mixed(5, 0), [hang, resumed])).endswith("decode_worker_2 back after 15.0 s.")

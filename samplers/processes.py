@@ -10,48 +10,31 @@ sample; blank on a process's first sample), `rss_mib`, `threads`.
 
 from pathlib import Path
 
-import pandas as pd
 import psutil
 
-from deployments.inventory import ProcessInventory
+from deployments.interface import ProcessSnapshots
 from faultsuite.clock import RunClock
-from reports.sampling import CsvSampler
+from faultsuite.samples import PROCESS_COLUMNS
+from samplers.sampling import CsvSampler
 
-__all__ = ["PROCESS_COLUMNS", "ProcessSampler", "read_process_samples"]
-
-PROCESS_COLUMNS = (
-    "time",
-    "offset_s",
-    "component",
-    "replica",
-    "instance",
-    "role",
-    "pid",
-    "ppid",
-    "leader_pid",
-    "orphan",
-    "status",
-    "cpu_pct",
-    "rss_mib",
-    "threads",
-)
+__all__ = ["ProcessSampler"]
 
 MIB = 1024 * 1024
 
 
 class ProcessSampler(CsvSampler):
-    """Samples the inventory's processes every `interval_s`."""
+    """Samples the deployment's processes every `interval_s`."""
 
     columns = PROCESS_COLUMNS
 
-    def __init__(self, inventory: ProcessInventory, path: Path, clock: RunClock, interval_s: float = 1.0):
+    def __init__(self, processes: ProcessSnapshots, path: Path, clock: RunClock, interval_s: float = 1.0):
         super().__init__(path, clock, interval_s)
-        self.inventory = inventory
+        self.processes = processes
         self._seen: set[psutil.Process] = set()
 
     def sample(self, wall: float, offset: float) -> list[tuple]:
         rows = []
-        for tracked in self.inventory.snapshot():
+        for tracked in self.processes.snapshot():
             process = tracked.process
             try:
                 with process.oneshot():
@@ -78,10 +61,3 @@ class ProcessSampler(CsvSampler):
             self._seen.add(process)
             rows.append(row)
         return rows
-
-
-def read_process_samples(path: Path) -> pd.DataFrame:
-    """`processes.csv` as a frame; an absent or empty file gives an empty frame with the columns."""
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=list(PROCESS_COLUMNS))
-    return pd.read_csv(path, keep_default_na=True, dtype={"component": str, "instance": str, "role": str, "status": str})

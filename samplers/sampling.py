@@ -13,21 +13,11 @@ from typing import IO, Iterable, Sequence
 import gevent
 
 from faultsuite.clock import RunClock
+from faultsuite.samples import format_cell
 
-__all__ = ["CsvSampler", "format_cell"]
+__all__ = ["CsvSampler"]
 
 log = logging.getLogger(__name__)
-
-
-def format_cell(value) -> str | int:
-    """How samplers write a value: blank for None, 0/1 for booleans, floats to 6 places."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float):
-        return f"{value:.6f}".rstrip("0").rstrip(".") or "0"
-    return value
 
 
 class CsvSampler:

@@ -3,7 +3,7 @@
 Rows of two scopes share the file. `scope=device`, one per GPU per sample: `gpu` (index),
 `gpu_name`, `utilization_pct`, `memory_used_mib`, `memory_total_mib`, `power_w`,
 `temperature_c`. `scope=process`, one per process holding memory on a GPU: `gpu`, `pid`,
-`process_memory_mib`, and, when the pid is the deployment's (see `deployments.inventory`),
+`process_memory_mib`, and, when the pid is the deployment's (see `deployments.interface.TrackedProcess`),
 `component`, `replica`, `instance`, `role`, `leader_pid` and `orphan` (1: its replica's
 process is gone, yet it still holds memory). Every row has `time` (epoch s) and `offset_s`.
 A reading the GPU does not support is blank.
@@ -17,44 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import pandas as pd
-
-from deployments.inventory import ProcessInventory
+from deployments.interface import ProcessSnapshots
 from faultsuite.clock import RunClock
-from reports.sampling import CsvSampler
+from faultsuite.samples import GPU_COLUMNS
+from samplers.sampling import CsvSampler
 
-__all__ = [
-    "GPU_COLUMNS",
-    "DeviceReading",
-    "GpuSampler",
-    "GpuSource",
-    "GpuUnavailable",
-    "NvmlSource",
-    "read_gpu_samples",
-]
+__all__ = ["DeviceReading", "GpuSampler", "GpuSource", "GpuUnavailable", "NvmlSource"]
 
 log = logging.getLogger(__name__)
-
-GPU_COLUMNS = (
-    "time",
-    "offset_s",
-    "gpu",
-    "gpu_name",
-    "scope",
-    "utilization_pct",
-    "memory_used_mib",
-    "memory_total_mib",
-    "power_w",
-    "temperature_c",
-    "pid",
-    "process_memory_mib",
-    "component",
-    "replica",
-    "instance",
-    "role",
-    "leader_pid",
-    "orphan",
-)
 
 MIB = 1024 * 1024
 
@@ -158,12 +128,12 @@ class GpuSampler(CsvSampler):
         self,
         path: Path,
         clock: RunClock,
-        inventory: ProcessInventory | None,
+        processes: ProcessSnapshots | None,
         source: GpuSource | None = None,
         interval_s: float = 1.0,
     ):
         super().__init__(path, clock, interval_s)
-        self.inventory = inventory
+        self.processes = processes
         self.source: GpuSource = source or NvmlSource()
         self.note: str | None = None  # why nothing is sampled, when that is so
         self._open = False
@@ -185,7 +155,7 @@ class GpuSampler(CsvSampler):
             self._open = False
 
     def sample(self, wall: float, offset: float) -> list[tuple]:
-        ours = {t.pid: t for t in self.inventory.snapshot()} if self.inventory is not None else {}
+        ours = {t.pid: t for t in self.processes.snapshot()} if self.processes is not None else {}
         rows: list[tuple] = []
         for gpu in self.source.read():
             rows.append(
@@ -201,10 +171,3 @@ class GpuSampler(CsvSampler):
                 )
                 rows.append((wall, offset, gpu.index, gpu.name, "process") + (None,) * 5 + (pid, memory_mib) + owner)
         return rows
-
-
-def read_gpu_samples(path: Path) -> pd.DataFrame:
-    """`gpu.csv` as a frame; an absent or empty file gives an empty frame with the columns."""
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=list(GPU_COLUMNS))
-    return pd.read_csv(path, dtype={"gpu_name": str, "scope": str, "component": str, "instance": str, "role": str})

@@ -6,19 +6,44 @@ error), so that a run killed half-way still says what it was. Re-rendering a res
 """
 
 import json
+import os
 import platform
 import shlex
+import shutil
 import sys
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["MANIFEST_FILE", "RunManifest", "read_manifest", "versions", "write_manifest"]
+from faultsuite.layout import RunLayout
 
-MANIFEST_FILE = "run.json"
+__all__ = ["DEFAULT_SLA_LATENCY_S", "RunManifest", "command_as_typed", "read_manifest", "run_title", "versions", "write_manifest"]
 
-#: The SLA threshold assumed for a directory whose run.json is missing (Locust's option default).
-DEFAULT_SLA_LATENCY_S = 2.0
+#: Latency (s) above which a success is an SLA violation: `--sla-latency`'s default, and what a
+#: results directory whose run.json does not say is rendered with.
+DEFAULT_SLA_LATENCY_S = 1.0
+
+
+def run_title(deployment: str, failure: str) -> str:
+    """`agg-dp4 × decode_worker`: how a run is named in tables, reports and the web UI."""
+    return f"{deployment} × {failure}"
+
+
+def command_as_typed(argv: list[str] | None = None) -> str:
+    """The command line of this process as its user would have typed it.
+
+    A program found on PATH under its own name reads as that name (`locust`, not
+    `/home/me/venv/bin/locust`); a `python -m MODULE` run reads as such (its `sys.argv[0]` is
+    the module's `__main__.py`); the arguments stay as given."""
+    if argv is None:
+        argv = sys.orig_argv if sys.argv[0].endswith("__main__.py") else sys.argv
+    argv = list(argv)
+    if argv and os.path.isabs(argv[0]):
+        name = os.path.basename(argv[0])
+        found = shutil.which(name)
+        if found is not None and os.path.realpath(found) == os.path.realpath(argv[0]):
+            argv[0] = name
+    return shlex.join(argv)
 
 
 def versions() -> dict[str, str]:
@@ -39,7 +64,7 @@ class RunManifest:
     deployment: str
     failure: str
     sla_latency_s: float = DEFAULT_SLA_LATENCY_S
-    command: str = field(default_factory=lambda: shlex.join(sys.argv))
+    command: str = field(default_factory=command_as_typed)
     started_at: float | None = None
     ended_at: float | None = None
     startup_time_s: float | None = None
@@ -51,10 +76,14 @@ class RunManifest:
     def updated(self, **changes) -> "RunManifest":
         return replace(self, **changes)
 
+    @property
+    def title(self) -> str:
+        return run_title(self.deployment, self.failure)
+
 
 def write_manifest(manifest: RunManifest, run_dir: Path) -> None:
     """Replace `run.json` atomically: a reader never sees half a file."""
-    path = run_dir / MANIFEST_FILE
+    path = RunLayout(run_dir).manifest
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
     partial.replace(path)
@@ -63,7 +92,7 @@ def write_manifest(manifest: RunManifest, run_dir: Path) -> None:
 def read_manifest(run_dir: Path) -> RunManifest:
     """The run's manifest; for a directory without one, a manifest guessed from its path
     (`results/<deployment>/<failure>-<timestamp>`) with default settings."""
-    path = run_dir / MANIFEST_FILE
+    path = RunLayout(run_dir).manifest
     if path.exists():
         data = json.loads(path.read_text(encoding="utf-8"))
         known = {f.name for f in fields(RunManifest)}

@@ -2,7 +2,7 @@
 
 import json
 
-from reports.manifest import RunManifest, read_manifest, write_manifest
+from faultsuite.manifest import RunManifest, read_manifest, write_manifest
 
 
 def test_a_manifest_reads_back_as_written(tmp_path):

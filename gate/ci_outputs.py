@@ -9,7 +9,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from reports.expectations import Outcome
+from gate.expectations import Outcome
 
 __all__ = ["append_step_summary", "checks_markdown", "write_junit"]
 

@@ -5,19 +5,19 @@ Which series mean "pending requests" and "active workers" is the deployment's to
 skipped, so a gap in the chart is a gap in the deployment.
 """
 
-import csv
 import logging
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from faultsuite.clock import RunClock
-from reports.sampling import CsvSampler
+from faultsuite.samples import WATCHER_COLUMNS, WatcherSample
+from samplers.sampling import CsvSampler
 
-__all__ = ["MetricNames", "Watcher", "WatcherSample", "parse_metrics", "read_samples"]
+__all__ = ["MetricNames", "Watcher", "parse_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +28,6 @@ class MetricNames:
 
     pending: str | None
     active_workers: str | None
-
-
-@dataclass(frozen=True)
-class WatcherSample:
-    time: float
-    offset_s: float
-    up: bool
-    pending_requests: float | None = None
-    active_workers: float | None = None
-
-
-COLUMNS = tuple(f.name for f in fields(WatcherSample))
 
 
 def parse_metrics(text: str, names: MetricNames) -> tuple[float | None, float | None]:
@@ -57,7 +45,7 @@ def parse_metrics(text: str, names: MetricNames) -> tuple[float | None, float | 
 class Watcher(CsvSampler):
     """Scrapes `url` every `interval_s`, appending one row per scrape."""
 
-    columns = COLUMNS
+    columns = WATCHER_COLUMNS
 
     def __init__(
         self,
@@ -86,24 +74,3 @@ class Watcher(CsvSampler):
     def sample(self, wall: float, offset: float) -> list[tuple]:
         s = self.scrape(wall, offset)
         return [(s.time, s.offset_s, s.up, s.pending_requests, s.active_workers)]
-
-
-def read_samples(path: Path) -> list[WatcherSample]:
-    """Samples from a `watcher.csv`; an absent file reads as none."""
-    if not path.exists():
-        return []
-
-    def opt(text: str) -> float | None:
-        return float(text) if text else None
-
-    with path.open(newline="", encoding="utf-8") as src:
-        return [
-            WatcherSample(
-                time=float(row["time"]),
-                offset_s=float(row["offset_s"]),
-                up=row["up"] == "1",
-                pending_requests=opt(row["pending_requests"]),
-                active_workers=opt(row["active_workers"]),
-            )
-            for row in csv.DictReader(src)
-        ]

@@ -1,0 +1,171 @@
+"""The one face every deployment shows the rest of the suite, launched or attached.
+
+Chaos, the samplers and the web UI see a deployment only through `Deployment`:
+
+- where it serves: `endpoint`, `metrics_url`, and the file it was made from (`spec`);
+- what runs: `replicas` by role (each a `Replica`), and `snapshot()` of every process,
+  orphans included (`TrackedProcess`);
+- its life: `up()` and `down()`;
+- what faults do to it: `fault_targets()` names the processes a fault on a role could reach,
+  and `signal()` sends one of them a signal. A fault kind never signals a pid itself. Faults
+  that are not signals (network links, rolling restarts, processes on other hosts) are new
+  actions here, next to `signal()`.
+
+Which class stands behind it is decided once, by `deployments.factory.open_deployment`.
+"""
+
+import os
+import re
+import signal
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Protocol
+
+import psutil
+
+from deployments.models import AnySpec
+from faultsuite.events import EventLog, FaultOutcome, TargetScope
+
+__all__ = ["Deployment", "FaultTarget", "ProcessSnapshots", "Replica", "ReplicaProcess", "TrackedProcess"]
+
+
+class ReplicaProcess(Protocol):
+    """A replica's current process, as the suite reads it."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def alive(self) -> bool: ...
+
+    def group_members(self) -> list[psutil.Process]:
+        """The process and its live descendants, leader first."""
+        ...
+
+
+class Replica(Protocol):
+    """One replica of a role, across its restarts (launched) or one matched process (attached)."""
+
+    role: str
+    index: int
+    state: str
+    restarts: int
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def process(self) -> ReplicaProcess | None: ...
+
+
+@dataclass(frozen=True)
+class TrackedProcess:
+    """One process of the deployment. `role` is "main" for a replica's own process, a child
+    role of the deployment file ("engine") for a matching descendant, else "child"."""
+
+    process: psutil.Process
+    component: str
+    replica: int
+    role: str
+    leader_pid: int  # the replica's leader when this process was seen: its process group id
+    orphan: bool = False  # that leader is gone (killed alone, or replaced by a restart)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def instance(self) -> str:
+        """`decode_worker_1`, as in the replica's log directory and events."""
+        return f"{self.component}_{self.replica}"
+
+
+class ProcessSnapshots(Protocol):
+    """What the samplers read: the deployment's live processes now, orphans included."""
+
+    def snapshot(self) -> list[TrackedProcess]: ...
+
+
+@dataclass(frozen=True)
+class FaultTarget:
+    """One process a fault can reach: a replica's whole process group, its leader alone, or
+    one child process (`child` names its role)."""
+
+    replica: Replica
+    pid: int
+    scope: TargetScope
+    child: str | None = None
+
+
+class Deployment(ABC):
+    """A deployment the suite runs against. Subclasses set `spec` and `events` and say whether
+    a replica's process group is theirs to signal (`signals_groups`)."""
+
+    spec: AnySpec
+    events: EventLog
+    #: True when each replica leads a process group of the suite's making, so a fault on the
+    #: replica may signal the whole group; False for processes someone else started.
+    signals_groups: bool
+
+    @property
+    @abstractmethod
+    def endpoint(self) -> str:
+        """The base URL clients send requests to."""
+
+    @property
+    @abstractmethod
+    def metrics_url(self) -> str | None:
+        """The Prometheus URL the watcher scrapes; None when the deployment has none."""
+
+    @property
+    @abstractmethod
+    def replicas(self) -> list[Replica]:
+        """Every replica, live or not, in a stable order."""
+
+    @abstractmethod
+    def snapshot(self) -> list[TrackedProcess]:
+        """The deployment's live processes now, orphans included, by (component, replica, pid)."""
+
+    @abstractmethod
+    def up(self) -> float | None:
+        """Bring the deployment up (or find it) and warm it up; returns the startup time in
+        seconds, or None when nothing was launched. Raises a FaultSuiteError on failure."""
+
+    @abstractmethod
+    def down(self) -> None:
+        """End whatever the suite started; safe to call twice."""
+
+    def replicas_of(self, role: str) -> list[Replica]:
+        return [r for r in self.replicas if r.role == role]
+
+    def fault_targets(self, role: str, child: str | None = None, leader_only: bool = False) -> list[FaultTarget]:
+        """What a fault on `role` could reach now, one target per live replica: its process
+        group (or its own process, with `leader_only` or when the group is not ours), or each
+        of its descendants whose command line matches child role `child`."""
+        live = [r for r in self.replicas_of(role) if r.process is not None and r.process.alive()]
+        if child is None:
+            scope = TargetScope.GROUP if self.signals_groups and not leader_only else TargetScope.LEADER
+            return [FaultTarget(r, r.process.pid, scope) for r in live]  # type: ignore[union-attr]
+        pattern = re.compile(self.spec.children_of(role)[child].match)
+        targets = []
+        for replica in live:
+            for proc in replica.process.group_members()[1:]:  # type: ignore[union-attr]
+                try:
+                    if pattern.search(" ".join(proc.cmdline())):
+                        targets.append(FaultTarget(replica, proc.pid, TargetScope.CHILD, child))
+                except psutil.NoSuchProcess:
+                    continue
+        return targets
+
+    def signal(self, target: FaultTarget, sig: signal.Signals) -> FaultOutcome:
+        """Send `sig` to the target: its process group for a group target, else its pid."""
+        try:
+            if target.scope == TargetScope.GROUP:
+                os.killpg(target.pid, sig)
+            else:
+                os.kill(target.pid, sig)
+        except ProcessLookupError:
+            return FaultOutcome.PROCESS_GONE
+        return FaultOutcome.DELIVERED
