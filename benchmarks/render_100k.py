@@ -31,6 +31,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.synthetic_run import write_synthetic_run  # noqa: E402
+from faultsuite.layout import RunLayout  # noqa: E402
 
 BUDGET_S = 15.0
 
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         started = time.perf_counter()
         write_synthetic_run(run_dir, clients, per_client, seed=args.seed)
-        records_mib = sum(p.stat().st_size for p in run_dir.glob("client_*.jsonl")) / 2**20
+        records_mib = sum(p.stat().st_size for p in RunLayout(run_dir).record_files()) / 2**20
         print(
             f"synthetic run: {clients} clients × {per_client} requests = {clients * per_client} records "
             f"({records_mib:.1f} MiB of client_*.jsonl) in {run_dir}, written in {time.perf_counter() - started:.1f} s"
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             target_s.append(seconds)
             print(f"  repeat {repeat}: baseline {baseline_s[-1]:.2f} s, target {target_s[-1]:.2f} s", flush=True)
 
-        report = run_dir / "report.html"
+        report = RunLayout(run_dir).report
         base_median, target_median = statistics.median(baseline_s), statistics.median(target_s)
         verdict = "PASS" if target_median <= BUDGET_S else "FAIL"
         rows = [

@@ -26,10 +26,10 @@ import psutil
 from deployments.models import AnySpec
 from faultsuite.events import EventLog, FaultOutcome, TargetScope
 
-__all__ = ["Deployment", "FaultTarget", "ProcessSnapshots", "Replica", "ReplicaProcess", "TrackedProcess"]
+__all__ = ["Deployment", "FaultTarget", "ProcessSnapshots", "Replica", "ProcessHandle", "TrackedProcess"]
 
 
-class ReplicaProcess(Protocol):
+class ProcessHandle(Protocol):
     """A replica's current process, as the suite reads it."""
 
     @property
@@ -57,7 +57,7 @@ class Replica(Protocol):
     def pid(self) -> int | None: ...
 
     @property
-    def process(self) -> ReplicaProcess | None: ...
+    def process(self) -> ProcessHandle | None: ...
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ class _File:
         return self if layout is None else layout.root / self.name
 
 
+def _file_names(layout: type) -> set[str]:
+    return {value.name for value in vars(layout).values() if isinstance(value, _File)}
+
+
 @dataclass(frozen=True)
 class RunLayout:
     """The files of one run's results directory, `root`."""
@@ -46,6 +50,11 @@ class RunLayout:
     summary_json = _File("summary.json")
     summary_md = _File("summary.md")
     report = _File("report.html")
+
+    @classmethod
+    def file_names(cls) -> set[str]:
+        """The name of every fixed-name file (client records and component logs aside)."""
+        return _file_names(cls)
 
     def client_records(self, client: int) -> Path:
         """`client_<i>.jsonl`: one JSON line per request of client `client`."""
@@ -73,6 +82,10 @@ class GroupLayout:
     summary_md = _File("group_summary.md")
     summary_csv = _File("group_summary.csv")
     report = _File("group_report.html")
+
+    @classmethod
+    def file_names(cls) -> set[str]:
+        return _file_names(cls)
 
     def runs(self) -> list[RunLayout]:
         """The run directories directly under `root`, by name."""

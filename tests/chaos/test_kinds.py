@@ -20,8 +20,10 @@ from chaos.models import (
     load_catalogue,
     register_kind,
 )
+from chaos.injector import FaultScheduler
 from deployments.interface import FaultTarget
 from faultsuite.errors import ConfigError
+from faultsuite.events import FaultOutcome
 from tests.chaos.live import events_of_kind, scheduler_for, the_worker
 from tests.live import eventually
 
@@ -70,6 +72,13 @@ failures:
   term_then_kill:
     injections:
       - {kind: term_then_kill, at_s: 0, target: {role: decode_worker}, grace_s: 0.2}
+"""
+
+CATALOGUE_WITH_A_MARKING_KIND = """\
+failures:
+  mark_worker:
+    injections:
+      - {kind: mark, at_s: 0, target: {role: decode_worker}, note: rehearsal}
 """
 
 
@@ -216,6 +225,36 @@ def test_a_new_kind_is_one_registered_class_and_a_catalogue_entry(tmp_path, term
     (term,) = [e for e in events_of_kind(fresh_dp1, "fault") if e.pid == worker_pid]
     assert (term.signal, term.outcome) == ("SIGTERM", "delivered")
     assert eventually(lambda: any(e.pid == worker_pid for e in events_of_kind(fresh_dp1, "exit")))
+
+
+@pytest.fixture
+def mark():
+    """A kind that signals nothing: it only records a fault event per target through the
+    deployment interface, as a network or restart kind would record what it did."""
+
+    @register_kind
+    class Mark(Injection):
+        kind: Literal["mark"] = "mark"
+        note: str
+
+        def apply(self, targets: list[FaultTarget], context: FaultContext) -> None:
+            for target in targets:
+                context.record(target, FaultOutcome.DELIVERED, detail=self.note)
+
+    yield Mark
+    del INJECTION_KINDS["mark"]
+
+
+def test_a_kind_that_is_not_a_signal_is_one_class_and_a_catalogue_entry(tmp_path, mark, fresh_dp1):
+    (injection,) = load_catalogue(write(tmp_path, CATALOGUE_WITH_A_MARKING_KIND)).failures["mark_worker"].injections
+    worker = the_worker(fresh_dp1)
+    statuses = {p.pid: p.status() for p in psutil.Process(worker.pid).children(recursive=True) + [psutil.Process(worker.pid)]}
+    FaultScheduler("mark_worker", Failure(injections=[injection]), fresh_dp1, fresh_dp1.events.clock).inject(injection, 0.0)
+    (event,) = events_of_kind(fresh_dp1, "fault")
+    assert (event.pid, event.signal, event.outcome, event.detail) == (worker.pid, "", "delivered", "rehearsal")
+    assert (event.failure, event.scope, event.component, event.scheduled_offset_s) == ("mark_worker", "group", "decode_worker", 0.0)
+    assert {pid: psutil.Process(pid).status() for pid in statuses} == statuses  # nothing was signalled
+    assert not events_of_kind(fresh_dp1, "exit")
 
 
 def test_a_kind_name_cannot_be_registered_twice():

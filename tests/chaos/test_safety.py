@@ -1,7 +1,9 @@
 """No failure reaches a process outside the deployment, however alike its command line."""
 
+import ast
 import os
 import subprocess
+from pathlib import Path
 
 import psutil
 import pytest
@@ -60,3 +62,13 @@ def test_a_worker_kill_spares_an_identical_worker_outside_the_deployment(fresh_d
     assert eventually(lambda: events_of_kind(fresh_dp1, "exit"))
     assert decoy.poll() is None
 
+
+
+def test_chaos_never_signals_a_process_itself():
+    """Every fault acts through the deployment interface (`Deployment.signal` and friends)."""
+    calls = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "chaos").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("kill", "killpg", "send_signal", "terminate", "pidfd_send_signal"):
+                calls.append(f"{path.name}:{node.lineno} .{node.attr}")
+    assert calls == []

@@ -8,6 +8,7 @@ from pathlib import Path
 from faultsuite.events import Event
 from faultsuite.manifest import RunManifest, write_manifest
 from faultsuite.records import RequestRecord
+from locustfiles.options import option_defaults
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,6 +57,21 @@ def test_a_run_is_rendered_again_from_its_files(tmp_path):
     html = (run_dir / "report.html").read_text()
     assert "decode_worker" in html and "4242" in html
     assert "| decode_worker | 2.50 | 3 | 1 |" in result.stdout
+
+
+def test_a_run_json_without_an_sla_is_rendered_with_the_options_default(tmp_path):
+    run_dir = tmp_path / "no-sla"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"deployment": "agg-dp4", "failure": "none"}))
+    slow = [
+        RequestRecord(client=0, seq=seq, start_time=1000 + seq, end_time=1000 + seq + latency, start_offset_s=seq, latency_s=latency, status="success")
+        for seq, latency in enumerate((0.5, 1.5, 1.8, 2.5))
+    ]
+    (run_dir / "client_0.jsonl").write_text("".join(r.to_json() + "\n" for r in slow))
+    result = reports_cli(run_dir)
+    assert result.returncode == 0, result.stderr
+    sla = option_defaults()["sla_latency"]
+    assert json.loads((run_dir / "summary.json").read_text())["Violations Before"] == sum(r.latency_s > sla for r in slow) == 3
 
 
 def test_an_interrupted_run_still_renders_what_it_holds(tmp_path):
