@@ -11,8 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from faultsuite.errors import ConfigError
-from gate.expectations import Outcome
 from faultsuite.records import RequestRecord
+from gate.expectations import Outcome
 
 __all__ = ["AbortRule", "AbortWatch", "parse_abort_rule"]
 

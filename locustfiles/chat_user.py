@@ -5,9 +5,9 @@ from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
+from faultsuite.records import RequestRecord
 from locustfiles.chat_client import send_chat
 from locustfiles.distributed import ClientSession, join_run
-from faultsuite.records import RequestRecord
 
 __all__ = ["ChatUser"]
 

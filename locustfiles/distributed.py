@@ -49,9 +49,9 @@ from locust import events
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from faultsuite.clock import RunClock
+from faultsuite.records import RequestRecord
 from locustfiles.run import controller_of
 from locustfiles.scenario import LoadSettings
-from faultsuite.records import RequestRecord
 
 __all__ = ["DRAIN_TIMEOUT_S", "REGISTER_TIMEOUT_S", "ClientSession", "drain_workers", "join_run"]
 

@@ -62,7 +62,7 @@ def add_options(parser) -> None:
     parser.add_argument("--retry-delay", type=float, default=0.5, help="seconds a client waits after a failed request before its next one")
     parser.add_argument("--sla-latency", type=float, default=DEFAULT_SLA_LATENCY_S, help="latency (s) above which a success is an SLA violation")
     parser.add_argument("--max-run-time", type=float, default=110.0, help="seconds of load before the run is stopped anyway")
-    parser.add_argument("--results-dir", default="", help="run directory (default: results/<deployment>/<failure>-<timestamp>)")
+    parser.add_argument("--results-dir", default="", help="the results directory: a new or empty one (default: results/<deployment>/<failure>-<timestamp>)")
     parser.add_argument(
         "--dry-run",
         action="store_true",

@@ -1,6 +1,6 @@
 """`python -m reports RESULTS_DIR...`: rebuild the reports of runs from their files.
 
-A run directory gets `requests.csv`, `summary.csv/.json/.md` and `report.html` rewritten; a
+A run's results directory gets `requests.csv`, `summary.csv/.json/.md` and `report.html` rewritten; a
 directory of runs (one deployment's group, as the matrix writes) gets each run's, plus
 `group_summary.md/.csv` and `group_report.html`. Bad input is one line and exit code 2.
 """

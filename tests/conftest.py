@@ -6,8 +6,10 @@ loads tests/gevent_patch.py as a plugin (`-p`) before any other, and importing i
 too when `addopts` is overridden.
 """
 
-from tests import gevent_patch  # noqa: F401  (patch_all, before everything else)
-from tests import loopback_guard  # imported after patch_all, like everything else
+from tests import (
+    gevent_patch,  # noqa: F401  (patch_all, before everything else)
+    loopback_guard,  # imported after patch_all, like everything else
+)
 
 
 def pytest_configure(config):

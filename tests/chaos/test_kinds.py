@@ -10,6 +10,7 @@ import psutil
 import pytest
 
 from chaos.context import FaultContext
+from chaos.injector import FaultScheduler
 from chaos.kinds import HangInjection, SignalInjection
 from chaos.models import (
     INJECTION_KINDS,
@@ -20,7 +21,6 @@ from chaos.models import (
     load_catalogue,
     register_kind,
 )
-from chaos.injector import FaultScheduler
 from deployments.interface import FaultTarget
 from faultsuite.errors import ConfigError
 from faultsuite.events import FaultOutcome

@@ -5,10 +5,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from faultsuite.errors import ConfigError
+from faultsuite.records import RequestRecord
 from gate.abort import AbortWatch, parse_abort_rule
 from gate.ci_outputs import append_step_summary, checks_markdown, write_junit
 from gate.expectations import evaluate, parse_expectations
-from faultsuite.records import RequestRecord
 from reports.summary import compute_summary
 
 

@@ -15,15 +15,13 @@ import pandas as pd
 import pytest
 
 from chaos.context import FaultContext
-from deployments.interface import FaultTarget
-from deployments.interface import ProcessSnapshots
+from deployments.interface import FaultTarget, ProcessSnapshots
 from faultsuite.clock import RunClock
 from faultsuite.events import read_events
-from samplers.gpu import DeviceReading, GpuSampler
-from faultsuite.samples import read_gpu_samples
+from faultsuite.samples import read_gpu_samples, read_process_samples
 from reports.gpu_findings import gpu_memory_findings
+from samplers.gpu import DeviceReading, GpuSampler
 from samplers.processes import ProcessSampler
-from faultsuite.samples import read_process_samples
 from tests.gpu.conftest import HOLDER, Holder, nvml_unavailable
 from tests.live import eventually, is_running
 

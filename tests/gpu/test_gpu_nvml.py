@@ -17,9 +17,9 @@ import pytest
 
 from chaos.context import FaultContext
 from deployments.interface import FaultTarget
-from samplers.gpu import GpuSampler, NvmlSource
 from faultsuite.samples import read_gpu_samples
 from reports.gpu_findings import gpu_memory_findings
+from samplers.gpu import GpuSampler, NvmlSource
 from tests.gpu.conftest import HOLDER, Holder
 from tests.live import eventually, is_running
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports.charts import GROUP_TIMELINE_POINTS
 from faultsuite.events import Event
-from reports.html import TTFT_NOTE, render_group_report, render_report
 from faultsuite.manifest import RunManifest
 from faultsuite.records import RequestRecord
+from faultsuite.samples import WatcherSample
+from reports.charts import GROUP_TIMELINE_POINTS
+from reports.html import TTFT_NOTE, render_group_report, render_report
 from reports.rundata import RunData
 from reports.summary import SUMMARY_COLUMNS, compute_summary
 from reports.verdict import verdict
-from faultsuite.samples import WatcherSample
 
 T0 = 1_700_000_000.0
 GPU_COLUMNS = [

@@ -6,6 +6,7 @@ import pytest
 
 from faultsuite.events import Event
 from faultsuite.records import RequestRecord
+from faultsuite.samples import WatcherSample
 from reports.summary import (
     EXTRA_COLUMNS,
     SUMMARY_COLUMNS,
@@ -13,7 +14,6 @@ from reports.summary import (
     compute_summary,
     percentile,
 )
-from faultsuite.samples import WatcherSample
 
 RUN_START = 1_700_000_000.0  # epoch of offset 0; only the offsets matter to the summary
 SLA_S = 2.0
