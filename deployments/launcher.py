@@ -126,11 +126,8 @@ class LaunchedDeployment(Deployment):
         return self.render(self.spec.metrics.url) if self.spec.metrics else None
 
     @property
-    def replicas(self) -> list[Replica]:  # type: ignore[override]
+    def replicas(self) -> list[Replica]:
         return self._replicas
-
-    def replicas_of(self, role: str) -> list[Replica]:  # type: ignore[override]
-        return [r for r in self._replicas if r.role == role]
 
     def snapshot(self) -> list[TrackedProcess]:
         return self.inventory.snapshot()

@@ -24,7 +24,6 @@ class dropdown(list):  # lower case: it reads as a call, `choices=dropdown(names
         return isinstance(value, str)
 
 
-
 def add_options(parser) -> None:
     """Register the options on Locust's argument parser (an `init_command_line_parser` hook)."""
     # Straight on the parser, not an argument group: only Locust's own add_argument marks an

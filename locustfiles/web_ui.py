@@ -21,7 +21,6 @@ Locust reports before its test_stop listeners tear the deployment down and write
 So the state in that JSON reads `spawning` while a run launches, and `running` until the
 run's own test_stop work is done; the poll that first reads `stopped` carries the summary
 row. Every other response is Locust's own.
-
 """
 
 from pathlib import Path
