@@ -29,15 +29,19 @@ class _File:
         return self if layout is None else layout.root / self.name
 
 
-def _file_names(layout: type) -> set[str]:
-    return {value.name for value in vars(layout).values() if isinstance(value, _File)}
-
-
 @dataclass(frozen=True)
-class RunLayout:
-    """The files of one run's results directory, `root`."""
-
+class _Directory:
     root: Path
+
+    @classmethod
+    def file_names(cls) -> set[str]:
+        """The name of every fixed-name file of this kind of directory."""
+        return {value.name for value in vars(cls).values() if isinstance(value, _File)}
+
+
+class RunLayout(_Directory):
+    """The files of one run's results directory, `root` (its fixed-name files; client
+    records and component logs by their methods)."""
 
     manifest = _File("run.json")
     log = _File("test.log.txt")
@@ -50,11 +54,6 @@ class RunLayout:
     summary_json = _File("summary.json")
     summary_md = _File("summary.md")
     report = _File("report.html")
-
-    @classmethod
-    def file_names(cls) -> set[str]:
-        """The name of every fixed-name file (client records and component logs aside)."""
-        return _file_names(cls)
 
     def client_records(self, client: int) -> Path:
         """`client_<i>.jsonl`: one JSON line per request of client `client`."""
@@ -73,19 +72,12 @@ class RunLayout:
         return self.root.is_dir() and (self.manifest.exists() or self.events.exists() or bool(self.record_files()))
 
 
-@dataclass(frozen=True)
-class GroupLayout:
+class GroupLayout(_Directory):
     """The files of a directory of runs (one deployment's failures, as the matrix writes)."""
-
-    root: Path
 
     summary_md = _File("group_summary.md")
     summary_csv = _File("group_summary.csv")
     report = _File("group_report.html")
-
-    @classmethod
-    def file_names(cls) -> set[str]:
-        return _file_names(cls)
 
     def runs(self) -> list[RunLayout]:
         """The run directories directly under `root`, by name."""
