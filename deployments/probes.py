@@ -2,37 +2,35 @@
 
 import re
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import gevent
 
 from deployments.models import HttpProbe, LogProbe
+from faultsuite.bounded_http import HttpError, ResponseTooLarge, fetch
 from faultsuite.errors import ConfigError
 
 __all__ = ["check_answers", "probe_once", "wait_until"]
+
+#: A probe reads no more of a body than this: it asks whether something answers, not what.
+PROBE_BODY_BYTES = 1024 * 1024
 
 
 def check_answers(endpoint: str, what: str, timeout_s: float = 5.0) -> None:
     """ConfigError `<what> unreachable (<reason>)` unless the OpenAI-compatible server at
     `endpoint` answers `GET /v1/models`; any HTTP status is an answer."""
     try:
-        with urllib.request.urlopen(endpoint.rstrip("/") + "/v1/models", timeout=timeout_s):
-            return
-    except urllib.error.HTTPError:
-        return  # it answers; what it thinks of /v1/models is not our concern here
-    except (OSError, urllib.error.URLError, ValueError) as exc:
-        raise ConfigError(f"{what} unreachable ({getattr(exc, 'reason', exc)})") from None
+        fetch(endpoint.rstrip("/") + "/v1/models", timeout_s, PROBE_BODY_BYTES)
+    except ResponseTooLarge:
+        return  # it answers; what it lists is not our concern here, nor is any status
+    except (OSError, HttpError, ValueError) as exc:
+        raise ConfigError(f"{what} unreachable ({exc})") from None
 
 
 def http_ok(url: str, status: int, timeout_s: float = 1.0) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return response.status == status
-    except urllib.error.HTTPError as exc:
-        return exc.code == status
-    except (OSError, urllib.error.URLError):
+        return fetch(url, timeout_s, PROBE_BODY_BYTES)[0] == status
+    except (OSError, HttpError, ValueError):
         return False
 
 

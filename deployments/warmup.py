@@ -1,11 +1,10 @@
 """The warm-up request: one chat completion that must succeed before the load starts."""
 
 import json
-import urllib.error
-import urllib.request
 
 from deployments.models import AnySpec
 from deployments.probes import wait_until
+from faultsuite.bounded_http import HttpError, fetch
 from faultsuite.errors import LaunchError
 from faultsuite.events import EventKind, EventLog
 
@@ -22,12 +21,13 @@ def warm_up(endpoint: str, spec: AnySpec, events: EventLog, timeout_s: float) ->
 
     def attempt() -> bool:
         nonlocal last_error
-        post = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(post, timeout=10) as response:
-                json.load(response)
-                return True
-        except (OSError, urllib.error.URLError, ValueError) as exc:
+            status, answer = fetch(url, 10.0, method="POST", body=body, headers={"Content-Type": "application/json"})
+            if status != 200:
+                raise HttpError(f"HTTP {status}: {answer[:200].decode('utf-8', errors='replace')}")
+            json.loads(answer)
+            return True
+        except (OSError, HttpError, ValueError, RecursionError) as exc:
             last_error = str(exc)
             return False
 

@@ -1,25 +1,33 @@
-"""One chat completion request, timed and judged, on Locust's FastHttpSession.
+"""One chat completion request, timed and judged, on a bounded HTTP connection.
 
 `send_chat` sends the request, reads the response as it streams, and returns what the client
 saw: end-to-end latency, time to first token, inter-token gaps, output tokens and a failure
-kind. It fires Locust's `request` event itself, with the end-to-end latency as the response
-time, so Locust's own stats, charts and `--csv` agree with our records.
+kind. It never raises for anything the server sends: every answer that is not a valid one is
+a failure of some kind, `invalid_response` when nothing more precise fits. The exchange is
+bounded in time and bytes (`faultsuite.bounded_http`).
+
+It fires Locust's `request` event itself, once per request, with the end-to-end latency as
+the response time, so Locust's own stats, charts and `--csv` agree with our records.
 """
 
+import codecs
+import json
 import socket
 import time
 from dataclasses import dataclass
 
-import gevent
-from geventhttpclient.response import HTTPParseError
-from locust.contrib.fasthttp import FastHttpSession, LocustBadStatusCode
+from locust.event import EventHook
+from locust.exception import CatchResponseError
 
+from faultsuite.bounded_http import Connection, DeadlineExceeded, HttpError
 from faultsuite.records import FailureKind
 from locustfiles.sse import StreamReader, StreamResult, read_completion
 
-__all__ = ["ChatOutcome", "classify_exception", "send_chat"]
+__all__ = ["REQUEST_NAME", "ChatOutcome", "classify_exception", "send_chat"]
 
 REQUEST_NAME = "chat/completions"
+#: How much of an error response's body goes into the record's message.
+ERROR_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -36,105 +44,81 @@ class ChatOutcome:
 
 def classify_exception(exc: BaseException) -> tuple[FailureKind, str]:
     """(failure kind, one-line message) for an exception raised while requesting or reading."""
-    # geventhttpclient wraps what ended its last attempt, our own deadline included.
-    original = getattr(exc, "original", None)
-    if isinstance(original, BaseException):
-        return classify_exception(original)
     message = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
-    if isinstance(exc, LocustBadStatusCode):
-        return FailureKind.HTTP_STATUS, message
     if isinstance(exc, ConnectionRefusedError):
         return FailureKind.CONNECTION_REFUSED, message
-    if isinstance(exc, (gevent.Timeout, socket.timeout, TimeoutError)):
+    if isinstance(exc, (DeadlineExceeded, socket.timeout, TimeoutError)):
         return FailureKind.TIMEOUT, message
+    if isinstance(exc, HttpError):
+        return FailureKind.INVALID_RESPONSE, str(exc)
     # Resets, broken pipes, streams cut mid-chunk and other transport errors alike.
     return FailureKind.CONNECTION_RESET, message
 
 
-def _status_failure(response, result: StreamResult) -> None:
-    body = ""
-    try:
-        body = (response.text or "")[:300]
-    except Exception:  # the body of an error response is a courtesy; its status is the fact
-        body = ""
-    result.fail(FailureKind.HTTP_STATUS, f"HTTP {response.status_code}: {body}".strip())
-
-
-def send_chat(session: FastHttpSession, path: str, body: dict, timeout_s: float) -> ChatOutcome:
-    """POST `body` to `path` and read the whole answer within `timeout_s` seconds.
+def send_chat(connection: Connection, path: str, body: dict, timeout_s: float, request_event: EventHook, headers: dict[str, str] | None = None) -> ChatOutcome:
+    """POST `body` to `path` and read the whole answer within `timeout_s` seconds, connect
+    included; fire `request_event` once with the verdict.
 
     Times are relative to the send: `first_token_at` and `token_times` in the result are
     seconds after `start_time`.
     """
     start_time = time.time()
     started = time.perf_counter()
-    result = StreamResult()
-    http_status: int | None = None
     stream = bool(body.get("stream"))
-    response = None
-    headers = {"Accept": "text/event-stream" if stream else "application/json"}
+    http_status: int | None = None
+    request_headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if stream else "application/json",
+        **(headers or {}),
+    }
     try:
-        with gevent.Timeout(timeout_s):
-            response = session.request("POST", path, json=body, stream=True, catch_response=True, name=REQUEST_NAME, headers=headers)
-            with response:
-                http_status = response.status_code or None
-                error = getattr(response, "error", None)
-                if isinstance(error, LocustBadStatusCode):
-                    _status_failure(response, result)
-                elif error is not None:
-                    kind, message = classify_exception(error)
-                    result.fail(kind, f"no complete answer within {timeout_s:g} s" if kind == FailureKind.TIMEOUT else message)
-                elif stream:
-                    result = _read_stream(response.stream, started)
-                else:
-                    result = read_completion(response.text or "", time.perf_counter() - started)
-                _report(response, result, started)
-    except gevent.Timeout as exc:
-        result.fail(FailureKind.TIMEOUT, f"no complete answer within {timeout_s:g} s")
-        _fire_unreported(session, path, start_time, started, exc)
-    except (OSError, HTTPParseError) as exc:
-        # The stream broke while being read: the response context has already closed.
-        result.fail(*classify_exception(exc))
-        _fire_unreported(session, path, start_time, started, exc)
+        response = connection.request("POST", path, json.dumps(body).encode(), request_headers, time.monotonic() + timeout_s)
+        http_status = response.status
+        if response.status != 200:
+            result = StreamResult()
+            text = response.read(ERROR_BODY_BYTES).decode("utf-8", errors="replace")
+            result.fail(FailureKind.HTTP_STATUS, f"HTTP {response.status}: {text[:300]}".strip())
+        elif stream:
+            result = _read_stream(response, started)
+        else:
+            result = read_completion(response.read().decode("utf-8", errors="replace"), time.perf_counter() - started)
+    except (OSError, HttpError) as exc:  # DeadlineExceeded is a TimeoutError, an OSError
+        connection.close()
+        kind, message = classify_exception(exc)
+        result = StreamResult()
+        result.fail(kind, f"no complete answer within {timeout_s:g} s" if kind == FailureKind.TIMEOUT else message)
+    except Exception as exc:  # noqa: BLE001 - not the network's doing: bytes the reader could not take
+        connection.close()
+        result = StreamResult()
+        result.fail(FailureKind.INVALID_RESPONSE, f"unreadable response ({type(exc).__name__}: {exc})")
     latency_s = time.perf_counter() - started
+    _fire(request_event, path, start_time, latency_s, result)
     return ChatOutcome(start_time, latency_s, result, http_status)
 
 
-def _read_stream(source, started: float) -> StreamResult:
-    """Feed the SSE reader line by line, each timed when it arrived.
-
-    `readline` hands over a line as soon as it is in; Locust's `iter_content(n)` would wait
-    for n bytes, stamping a whole burst of tokens with the time of the last one.
-    """
+def _read_stream(response, started: float) -> StreamResult:
+    """Feed the SSE reader each read as it arrives, stamped with its arrival time."""
     reader = StreamReader()
-    while line := source.readline(b"\n"):
-        reader.feed(line.decode("utf-8", errors="replace"), time.perf_counter() - started)
-    rest = source.read()  # a last line without its newline
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for data, arrived_at in response.chunks():
+        reader.feed(decoder.decode(data), arrived_at - started)
+    rest = decoder.decode(b"", final=True)
     if rest:
-        reader.feed(rest.decode("utf-8", errors="replace"), time.perf_counter() - started)
+        reader.feed(rest, time.perf_counter() - started)
     return reader.finish()
 
 
-def _report(response, result: StreamResult, started: float) -> None:
-    """Mark the Locust request with our judgement and the end-to-end time."""
-    response.request_meta["response_time"] = (time.perf_counter() - started) * 1000
-    response.request_meta["response_length"] = result.output_tokens
-    if result.error_kind is None:
-        response.success()
-    else:
-        response.failure(f"{result.error_kind}: {result.error}")
-
-
-def _fire_unreported(session: FastHttpSession, path: str, start_time: float, started: float, exc: BaseException) -> None:
-    """Fire Locust's request event for a request whose response context never reported."""
-    session.request_event.fire(
+def _fire(request_event: EventHook, path: str, start_time: float, latency_s: float, result: StreamResult) -> None:
+    """Tell Locust of the request: its end-to-end time, output tokens, and failure if any."""
+    failure = None if result.error_kind is None else CatchResponseError(f"{result.error_kind}: {result.error}")
+    request_event.fire(
         request_type="POST",
         name=REQUEST_NAME,
-        response_time=(time.perf_counter() - started) * 1000,
-        response_length=0,
+        response_time=latency_s * 1000,
+        response_length=result.output_tokens,
         response=None,
         context={},
-        exception=exc,
+        exception=failure,
         start_time=start_time,
         url=path,
     )

@@ -1,10 +1,10 @@
 """The chat client: one Locust user is one client sending its requests one at a time."""
 
 import gevent
-from locust import constant, task
-from locust.contrib.fasthttp import FastHttpUser
+from locust import User, constant, task
 from locust.exception import StopUser
 
+from faultsuite.bounded_http import Connection
 from faultsuite.records import RequestRecord
 from locustfiles.chat_client import send_chat
 from locustfiles.distributed import ClientSession, join_run
@@ -14,7 +14,7 @@ __all__ = ["ChatUser"]
 CHAT_PATH = "/v1/chat/completions"
 
 
-class ChatUser(FastHttpUser):
+class ChatUser(User):
     """Sends `--requests-per-client` chat requests, streaming unless `--no-stream`, then stops.
 
     After a failed request it waits `--retry-delay` seconds before the next one.
@@ -24,19 +24,19 @@ class ChatUser(FastHttpUser):
     """
 
     wait_time = constant(0)
-    connection_timeout = 5.0
-    # Reads may legitimately wait long (a slow engine); the run's request timeout bounds them.
-    network_timeout = 3600.0
-    max_retries = 0
+    connection_timeout_s = 5.0
 
     session: ClientSession | None
+    connection: Connection | None
     sent: int
 
     def on_start(self) -> None:
         # StopUser is only quiet inside a task, so a run that never started is checked there.
         self.sent = 0
+        self.connection = None
         self.session = join_run(self.environment)
         if self.session is not None:
+            self.connection = Connection(self.host, self.connection_timeout_s)
             # Clients started in the same instant would stay in lockstep, every request of a
             # round arriving together; spreading their first requests is what real users do.
             gevent.sleep(self.session.load.start_delay_s(self.session.client_id))
@@ -64,7 +64,7 @@ class ChatUser(FastHttpUser):
             session.finished()
             raise StopUser()
         start_offset_s = session.clock.offset()
-        outcome = send_chat(self.client, CHAT_PATH, self.body(session), load.request_timeout_s)
+        outcome = send_chat(self.connection, CHAT_PATH, self.body(session), load.request_timeout_s, self.environment.events.request)
         result = outcome.result
         session.record(
             RequestRecord(
@@ -88,3 +88,7 @@ class ChatUser(FastHttpUser):
         if not outcome.ok:
             # A real client backs off after an error instead of hammering a broken service.
             gevent.sleep(load.retry_delay_s)
+
+    def on_stop(self) -> None:
+        if self.connection is not None:
+            self.connection.close()

@@ -7,7 +7,10 @@ independent of the HTTP client and testable on its own. It decides success or a 
   is `stream_error`, even inside a 200 response;
 - a stream that ends with neither a finish reason nor `data: [DONE]` is `incomplete_stream`;
 - empty or null `content` is never a failure by itself: some engines stream token ids that
-  decode to nothing, and count them only in `usage`.
+  decode to nothing, and count them only in `usage`;
+- JSON of the wrong shape (a choice that is not an object, a `delta` that is a string, a
+  token count that is not a count) is `invalid_response`: nothing the server sends can raise
+  out of the reader.
 """
 
 import json
@@ -16,6 +19,49 @@ from dataclasses import dataclass, field
 from faultsuite.records import FailureKind
 
 __all__ = ["StreamReader", "StreamResult", "read_completion"]
+
+#: A token count past this is not a count (and would overflow whatever sums it).
+MAX_TOKEN_COUNT = 10**9
+
+
+class WrongShape(ValueError):
+    """Well-formed JSON that is not what the API sends."""
+
+
+def _object(value: object, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise WrongShape(f"{what} is not an object: {json.dumps(value)[:100]}")
+    return value
+
+
+def _optional_object(value: object, what: str) -> dict:
+    return {} if value is None else _object(value, what)
+
+
+def _optional_text(value: object, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise WrongShape(f"{what} is not a string: {json.dumps(value)[:100]}")
+    return value
+
+
+def _choices(payload: dict) -> list[dict]:
+    choices = payload.get("choices")
+    if choices is None:
+        return []
+    if not isinstance(choices, list):
+        raise WrongShape(f"choices is not a list: {json.dumps(choices)[:100]}")
+    return [_object(choice, "a choice") for choice in choices]
+
+
+def _completion_tokens(payload: dict) -> int | None:
+    """`usage.completion_tokens`, when the payload has one: a whole number of tokens."""
+    usage = _optional_object(payload.get("usage"), "usage")
+    count = usage.get("completion_tokens")
+    if count is None:
+        return None
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_TOKEN_COUNT:
+        raise WrongShape(f"usage.completion_tokens is not a token count: {json.dumps(count)[:100]}")
+    return count
 
 
 @dataclass
@@ -93,7 +139,7 @@ class StreamReader:
             return
         try:
             payload = json.loads(data) if data else {}
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # a JSONDecodeError, an integer too long, nesting too deep
             if event_type == "error":  # an error event may carry plain text
                 result.fail(FailureKind.STREAM_ERROR, data[:300])
             else:
@@ -106,22 +152,28 @@ class StreamReader:
         if not isinstance(payload, dict):
             result.fail(FailureKind.INVALID_RESPONSE, f"event data is not an object: {data[:200]!r}")
             return
-        self._chunk(payload, at)
+        try:
+            self._chunk(payload, at)
+        except WrongShape as exc:
+            result.fail(FailureKind.INVALID_RESPONSE, f"chunk of the wrong shape: {exc}")
 
     def _chunk(self, payload: dict, at: float) -> None:
         result = self.result
-        usage = payload.get("usage")
-        if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
-            result.usage_tokens = int(usage["completion_tokens"])
-        for choice in payload.get("choices") or []:
-            delta = choice.get("delta") or {}
-            if delta.get("content") or delta.get("reasoning_content"):
+        tokens = _completion_tokens(payload)
+        if tokens is not None:
+            result.usage_tokens = tokens
+        for choice in _choices(payload):
+            delta = _optional_object(choice.get("delta"), "delta")
+            content = _optional_text(delta.get("content"), "delta.content")
+            reasoning = _optional_text(delta.get("reasoning_content"), "delta.reasoning_content")
+            finish_reason = _optional_text(choice.get("finish_reason"), "finish_reason")
+            if content or reasoning:
                 result.content_chunks += 1
                 result.token_times.append(at)
                 if result.first_token_at is None:
                     result.first_token_at = at
-            if choice.get("finish_reason"):
-                result.finish_reason = choice["finish_reason"]
+            if finish_reason:
+                result.finish_reason = finish_reason
 
     def finish(self) -> StreamResult:
         """Close the stream (a last event without its blank line still counts) and judge it."""
@@ -141,7 +193,7 @@ def read_completion(body: str, at: float) -> StreamResult:
     result = StreamResult()
     try:
         payload = json.loads(body)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # a JSONDecodeError, an integer too long, nesting too deep
         result.fail(FailureKind.INVALID_RESPONSE, f"unparseable body: {body[:200]!r}")
         return result
     if not isinstance(payload, dict):
@@ -150,15 +202,17 @@ def read_completion(body: str, at: float) -> StreamResult:
     if payload.get("error") is not None:
         result.fail(FailureKind.STREAM_ERROR, _error_message(payload["error"]))
         return result
-    choices = payload.get("choices") or []
-    usage = payload.get("usage") or {}
-    if usage.get("completion_tokens") is not None:
-        result.usage_tokens = int(usage["completion_tokens"])
-    for choice in choices:
-        content = (choice.get("message") or {}).get("content")
-        if content:
-            result.content_chunks += 1
-        result.finish_reason = choice.get("finish_reason") or result.finish_reason
+    try:
+        choices = _choices(payload)
+        result.usage_tokens = _completion_tokens(payload)
+        for choice in choices:
+            content = _optional_text(_optional_object(choice.get("message"), "message").get("content"), "message.content")
+            if content:
+                result.content_chunks += 1
+            result.finish_reason = _optional_text(choice.get("finish_reason"), "finish_reason") or result.finish_reason
+    except WrongShape as exc:
+        result.fail(FailureKind.INVALID_RESPONSE, f"completion of the wrong shape: {exc}")
+        return result
     if not choices:
         result.fail(FailureKind.INVALID_RESPONSE, "completion has no choices")
     elif result.finish_reason is None:

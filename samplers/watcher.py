@@ -2,24 +2,32 @@
 
 Which series mean "pending requests" and "active workers" is the deployment's to say
 (`metrics:` in its YAML). A scrape that fails is recorded as a row with `up=0`, never
-skipped, so a gap in the chart is a gap in the deployment.
+skipped, so a gap in the chart is a gap in the deployment: that includes a scrape that takes
+longer than its timeout in all (not per read), and a page larger than `MAX_PAGE_BYTES`.
+
+Only the lines of the wanted series reach Prometheus's parser: they are picked out of the page
+by one regular expression first, so a page of many megabytes of other series costs the run
+milliseconds, not seconds of a blocked hub.
 """
 
 import logging
-import urllib.error
-import urllib.request
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from faultsuite.bounded_http import HttpError, fetch
 from faultsuite.clock import RunClock
 from faultsuite.samples import WATCHER_COLUMNS, WatcherSample
 from samplers.sampling import CsvSampler
 
-__all__ = ["MetricNames", "Watcher", "parse_metrics"]
+__all__ = ["MAX_PAGE_BYTES", "MetricNames", "Watcher", "parse_metrics"]
 
 log = logging.getLogger(__name__)
+
+#: A /metrics page larger than this is a failed scrape.
+MAX_PAGE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -30,10 +38,19 @@ class MetricNames:
     active_workers: str | None
 
 
-def parse_metrics(text: str, names: MetricNames) -> tuple[float | None, float | None]:
-    """(pending, active workers) from Prometheus text; each summed over its label sets."""
+def _wanted_lines(page: bytes, names: list[str]) -> str:
+    """The sample lines of `names` in a Prometheus text page, and nothing else."""
+    if not names:
+        return ""
+    pattern = rb"^(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")(?:\{[^\n]*\})?[ \t][^\n]*$"
+    return "\n".join(m.group().decode("utf-8", errors="replace") for m in re.finditer(pattern, page, re.MULTILINE)) + "\n"
+
+
+def parse_metrics(page: bytes, names: MetricNames) -> tuple[float | None, float | None]:
+    """(pending, active workers) from a Prometheus text page; each summed over its label sets."""
     wanted = {names.pending: 0, names.active_workers: 1}
     totals: list[float | None] = [None, None]
+    text = _wanted_lines(page, [name for name in wanted if name])
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             slot = wanted.get(sample.name)
@@ -63,10 +80,11 @@ class Watcher(CsvSampler):
 
     def scrape(self, wall: float, offset: float) -> WatcherSample:
         try:
-            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as response:
-                text = response.read().decode("utf-8", errors="replace")
-            pending, active = parse_metrics(text, self.names)
-        except (OSError, urllib.error.URLError, ValueError) as exc:
+            status, page = fetch(self.url, self.timeout_s, MAX_PAGE_BYTES)
+            if status != 200:
+                raise HttpError(f"HTTP {status}")
+            pending, active = parse_metrics(page, self.names)
+        except (OSError, HttpError, ValueError) as exc:
             log.debug("metrics scrape of %s failed: %s", self.url, exc)
             return WatcherSample(wall, offset, up=False)
         return WatcherSample(wall, offset, True, pending, active)

@@ -1,12 +1,17 @@
 """A chat-completions server that misbehaves on purpose, one misbehaviour per path.
 
 It speaks HTTP/1.1 by hand on a gevent `StreamServer`, so it can break the protocol at the
-byte level: cut a chunked body mid-chunk, reset the connection, or never answer.
+byte level: cut a chunked body mid-chunk, reset the connection, or never answer. The hostile
+routes flood, send lines or headers without end, or drip bytes; they are meant to be served
+from a process of their own (`python -m tests.locustfiles.misbehaving_server`, which prints its
+port), so that the client under test really finds bytes waiting at every read.
 """
 
+import gzip
 import json
 import socket
 import struct
+import sys
 
 import gevent
 from gevent.event import Event
@@ -84,11 +89,32 @@ class MisbehavingServer:
             "/headers-then-stall": self._headers_then_stall,
             "/completion": self._completion,
             "/completion-error": self._completion_error,
+            "/gzip-if-asked": self._gzip_if_asked,
+            "/flood-tokens": self._flood_tokens,
+            "/huge-line": self._huge_line,
+            "/no-newline": self._no_newline,
+            "/endless-headers": self._endless_headers,
+            "/huge-completion": self._huge_completion,
+            "/drip": self._drip,
+            "/metrics-huge": self._metrics_page(HUGE_BYTES),
+            "/metrics-large": self._metrics_page(LARGE_BYTES),
+            "/metrics-good": self._metrics_good,
+            **{f"/shape/{name}": self._wrong_shape(chunks) for name, chunks in WRONG_SHAPES.items()},
+            **{f"/whole-shape/{name}": self._wrong_whole_shape(body) for name, body in WRONG_WHOLE_SHAPES.items()},
         }
+        self._request_headers: dict[str, str] = {}
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve_forever(self) -> None:
+        self.start()
+        self._stopping.wait()
 
     def start(self) -> None:
         self._server.start()
@@ -98,15 +124,17 @@ class MisbehavingServer:
         self._server.stop(timeout=1)
 
     def _handle(self, sock: socket.socket, _address: object) -> None:
-        path = self._read_request(sock)
+        path, self._request_headers = self._read_request(sock)
         try:
             self.routes[path](sock)
+        except OSError:
+            pass  # the client gave up on a hostile route: that is what it should do
         finally:
             sock.close()
 
     @staticmethod
-    def _read_request(sock: socket.socket) -> str:
-        """Read one request whole (headers and body) and return its path."""
+    def _read_request(sock: socket.socket) -> tuple[str, dict[str, str]]:
+        """Read one request whole (headers and body): its path and headers (lower-case names)."""
         data = b""
         while b"\r\n\r\n" not in data:
             received = sock.recv(65536)
@@ -115,14 +143,14 @@ class MisbehavingServer:
             data += received
         head, _, body = data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
-        length = 0
+        headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", 0))
         while len(body) < length:
             body += sock.recv(65536)
-        return lines[0].split(" ")[1]
+        return lines[0].split(" ")[1], headers
 
     def _good_stream(self, sock: socket.socket) -> None:
         sock.sendall(STREAM_HEADERS + chunk(sse(ROLE_CHUNK)))
@@ -176,8 +204,127 @@ class MisbehavingServer:
         sock.sendall(whole_response(b"200 OK", SERVICE_UNAVAILABLE))
 
 
+    def _gzip_if_asked(self, sock: socket.socket) -> None:
+        """A good stream, gzip-encoded when the request accepts gzip, as servers behind a
+        compressing proxy do."""
+        body = sse(ROLE_CHUNK) + sse(content_chunk("Hel")) + sse(FINISH_CHUNK) + sse("[DONE]")
+        if "gzip" not in self._request_headers.get("accept-encoding", ""):
+            sock.sendall(STREAM_HEADERS + chunk(body) + CHUNKED_END)
+            return
+        head = STREAM_HEADERS.replace(b"Connection: close\r\n", b"Content-Encoding: gzip\r\nConnection: close\r\n")
+        sock.sendall(head + chunk(gzip.compress(body)) + CHUNKED_END)
+
+    def _flood_tokens(self, sock: socket.socket) -> None:
+        """Valid tokens, as fast as the socket takes them, until the client leaves."""
+        sock.sendall(STREAM_HEADERS + chunk(sse(ROLE_CHUNK)))
+        burst = chunk(sse(content_chunk("tok")) * 200)
+        while not self._stopping.is_set():
+            sock.sendall(burst)
+
+    def _huge_line(self, sock: socket.socket) -> None:
+        """One SSE line of HUGE_BYTES, then a good end."""
+        sock.sendall(STREAM_HEADERS)
+        piece = b"data: " + b"x" * (HUGE_BYTES - 6)
+        for offset in range(0, len(piece), 1 << 20):
+            sock.sendall(chunk(piece[offset : offset + (1 << 20)]))
+        sock.sendall(chunk(b"\n\n" + sse(FINISH_CHUNK) + sse("[DONE]")) + CHUNKED_END)
+
+    def _no_newline(self, sock: socket.socket) -> None:
+        """HUGE_BYTES of stream with no newline at all, then the end of the body."""
+        sock.sendall(STREAM_HEADERS)
+        for _ in range(HUGE_BYTES >> 20):
+            sock.sendall(chunk(b"y" * (1 << 20)))
+        sock.sendall(CHUNKED_END)
+
+    def _endless_headers(self, sock: socket.socket) -> None:
+        """A status line, then headers that never end."""
+        sock.sendall(b"HTTP/1.1 200 OK\r\n")
+        header = b"X-More: " + b"z" * 1000 + b"\r\n"
+        while not self._stopping.is_set():
+            sock.sendall(header * 64)
+
+    def _huge_completion(self, sock: socket.socket) -> None:
+        """A non-streamed answer of HUGE_BYTES."""
+        padding = "p" * HUGE_BYTES
+        sock.sendall(whole_response(b"200 OK", {**COMPLETION, "padding": padding}))
+
+    def _drip(self, sock: socket.socket) -> None:
+        """Headers, then one byte of body every DRIP_INTERVAL_S, forever."""
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\n")
+        while not self._stopping.wait(DRIP_INTERVAL_S):
+            sock.sendall(b"#")
+
+    @staticmethod
+    def _metrics_page(size: int):
+        """A /metrics page of about `size` bytes, mostly series nobody asked for."""
+        line = b'unrelated_series{label="%d"} 1\n'
+        page = b"".join(line % i for i in range(size // 32)) + METRICS_PAGE
+        response = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(page) + page
+
+        def handler(sock: socket.socket) -> None:
+            sock.sendall(response)
+
+        return handler
+
+    def _metrics_good(self, sock: socket.socket) -> None:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(METRICS_PAGE) + METRICS_PAGE)
+
+    @staticmethod
+    def _wrong_shape(chunks: list[object]):
+        def handler(sock: socket.socket) -> None:
+            sock.sendall(STREAM_HEADERS + b"".join(chunk(sse(c)) for c in [ROLE_CHUNK, *chunks, FINISH_CHUNK, "[DONE]"]) + CHUNKED_END)
+
+        return handler
+
+    @staticmethod
+    def _wrong_whole_shape(body: object):
+        def handler(sock: socket.socket) -> None:
+            sock.sendall(whole_response(b"200 OK", body))
+
+        return handler
+
+
+#: Bytes in each hostile route's oversized piece: past every bound, small enough to send fast.
+HUGE_BYTES = 24 << 20
+#: A page that is large and still within the bounds.
+LARGE_BYTES = 8 << 20
+DRIP_INTERVAL_S = 0.2
+METRICS_PAGE = b"# TYPE pending gauge\npending 3\n# TYPE workers gauge\nworkers 2\n"
+
+#: Streams whose JSON is well formed and of the wrong shape, one chunk each.
+WRONG_SHAPES: dict[str, list[object]] = {
+    "choice-is-a-number": [{"choices": [1]}],
+    "choices-is-a-string": [{"choices": "many"}],
+    "delta-is-a-string": [{"choices": [{"index": 0, "delta": "oops"}]}],
+    "content-is-a-list": [{"choices": [{"index": 0, "delta": {"content": ["a"]}}]}],
+    "tokens-is-a-word": [{"choices": [], "usage": {"completion_tokens": "many"}}],
+    "tokens-overflow": ['{"choices": [], "usage": {"completion_tokens": 1e999}}'],
+    "tokens-negative": [{"choices": [], "usage": {"completion_tokens": -3}}],
+    "usage-is-a-list": [{"choices": [], "usage": [1]}],
+    "finish-reason-is-an-object": [{"choices": [{"index": 0, "delta": {}, "finish_reason": {"a": 1}}]}],
+    "nested-too-deep": ["[" * 100_000 + "]" * 100_000],
+    "integer-too-long": ['{"choices": [], "usage": {"completion_tokens": ' + "9" * 5000 + "}}"],
+}
+#: Non-streamed answers of the wrong shape.
+WRONG_WHOLE_SHAPES: dict[str, object] = {
+    "message-is-a-string": {"choices": [{"index": 0, "message": "hi", "finish_reason": "stop"}]},
+    "usage-is-a-list": {**COMPLETION, "usage": [1]},
+    "choice-is-a-number": {"choices": [1]},
+    "tokens-is-a-word": {**COMPLETION, "usage": {"completion_tokens": "many"}},
+}
+
+
 def closed_port() -> int:
     """A port on 127.0.0.1 that was free a moment ago and has nothing listening on it now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+if __name__ == "__main__":
+    # Served alone, so the client under test is another process: its reads find bytes waiting.
+    server = MisbehavingServer()
+    server.start()
+    sys.stdout.write(f"{server.port}\n")
+    sys.stdout.flush()
+    server.serve_forever()

@@ -7,9 +7,9 @@ gevent, so the server's greenlets and the client's requests take turns on one hu
 from collections.abc import Iterator
 
 import pytest
-from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 
+from faultsuite.bounded_http import Connection
 from locustfiles.chat_client import REQUEST_NAME, ChatOutcome, send_chat
 from tests.locustfiles.misbehaving_server import (
     SLOW_REST_S,
@@ -28,16 +28,16 @@ SHORT_TIMEOUT_S = 0.5
 
 
 class Client:
-    """A FastHttpSession on its own Locust environment, recording every `request` event."""
+    """A connection on its own Locust environment, recording every `request` event."""
 
     def __init__(self, base_url: str) -> None:
         self.environment = Environment()
         self.events: list[dict] = []
         self.environment.events.request.add_listener(lambda **event: self.events.append(event))
-        self.session = FastHttpSession(base_url, self.environment.events.request, None)
+        self.connection = Connection(base_url)
 
     def chat(self, path: str, body: dict = STREAM_REQUEST, timeout_s: float = TIMEOUT_S) -> ChatOutcome:
-        return send_chat(self.session, path, body, timeout_s)
+        return send_chat(self.connection, path, body, timeout_s, self.environment.events.request)
 
 
 @pytest.fixture(scope="module")

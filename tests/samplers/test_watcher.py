@@ -1,9 +1,14 @@
 """The watcher scrapes a real `/metrics` on loopback into `watcher.csv`, through outages too."""
 
 import http.server
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Iterator
 
 import gevent
+import pytest
 
 from faultsuite.clock import RunClock
 from faultsuite.samples import read_samples
@@ -48,3 +53,58 @@ def test_samples_sum_each_series_and_an_outage_is_rows_with_up_0(tmp_path):
     assert up and {(s.pending_requests, s.active_workers) for s in up} == {(5.0, 4.0)}
     assert down and all(s.pending_requests is None for s in down)
     assert max(s.offset_s for s in up) < min(s.offset_s for s in down)
+
+
+# --- a hostile /metrics, served from a process of its own ------------------------------------
+
+NAMES_OF_THE_HOSTILE_PAGE = MetricNames(pending="pending", active_workers="workers")
+
+
+@pytest.fixture(scope="module")
+def hostile_url() -> Iterator[str]:
+    server = subprocess.Popen([sys.executable, "-m", "tests.locustfiles.misbehaving_server"], stdout=subprocess.PIPE, text=True)
+    try:
+        yield f"http://127.0.0.1:{int(server.stdout.readline())}"
+    finally:
+        server.kill()
+        server.wait()
+
+
+def watch(url: str, path, seconds: float, timeout_s: float = 0.5) -> list:
+    watcher = Watcher(url, NAMES_OF_THE_HOSTILE_PAGE, path, RunClock(), interval_s=0.1, timeout_s=timeout_s)
+    watcher.start()
+    try:
+        gevent.sleep(seconds)
+    finally:
+        watcher.stop()
+    return read_samples(path)
+
+
+def test_a_page_that_drips_is_a_failed_scrape_at_the_timeout_so_rows_keep_coming(hostile_url, tmp_path):
+    samples = watch(f"{hostile_url}/drip", tmp_path / "watcher.csv", 2.0)
+
+    assert len(samples) >= 2 and not any(s.up for s in samples)
+
+
+def test_a_page_past_the_bound_is_a_failed_scrape(hostile_url, tmp_path):
+    samples = watch(f"{hostile_url}/metrics-huge", tmp_path / "watcher.csv", 1.0, timeout_s=5.0)
+
+    assert samples and not any(s.up for s in samples)
+
+
+def test_a_large_page_within_the_bound_is_read_without_blocking_the_hub(hostile_url, tmp_path):
+    gaps = []
+
+    def tick():
+        last = time.monotonic()
+        while True:
+            gevent.sleep(0.01)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+
+    ticker = gevent.spawn(tick)
+    samples = watch(f"{hostile_url}/metrics-large", tmp_path / "watcher.csv", 1.5, timeout_s=5.0)
+    ticker.kill()
+
+    assert {(s.pending_requests, s.active_workers) for s in samples if s.up} == {(3.0, 2.0)}
+    assert max(gaps) < 0.25
