@@ -5,7 +5,7 @@ one small class each, registered with `register_kind`.
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
@@ -27,6 +27,10 @@ __all__ = [
 ]
 
 CATALOGUE_PATH = Path(__file__).resolve().parent / "failures.yaml"
+#: Most injections one `repeat` may make: a storm, not a schedule that cannot fit in memory.
+MAX_REPEATS = 10_000
+#: A failure's name or alias: it names the results directory, so it is one plain path segment.
+FailureName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 class Target(StrictModel):
@@ -54,8 +58,8 @@ class Target(StrictModel):
 class Repeat(StrictModel):
     """Inject again every `every_s` seconds, `times` times in all: a restart storm."""
 
-    every_s: float = Field(gt=0)
-    times: int = Field(ge=1)
+    every_s: float = Field(gt=0, le=86_400)
+    times: int = Field(ge=1, le=MAX_REPEATS)
 
 
 class Injection(StrictModel):
@@ -66,9 +70,9 @@ class Injection(StrictModel):
     """
 
     kind: str
-    at_s: float = Field(ge=0, description="seconds after the clients start")
+    at_s: float = Field(ge=0, le=604_800, description="seconds after the clients start")
     target: Target
-    count: int = Field(1, ge=1, description="how many processes to affect")
+    count: int = Field(1, ge=1, le=10_000, description="how many processes to affect")
     select: Literal["random", "oldest", "newest"] = "random"
     seed: int = Field(0, description="seed of `random` selection, for repeatable runs")
     repeat: Repeat | None = None
@@ -123,7 +127,7 @@ def parse_injection(data: object, index: int) -> Injection:
 
 class Failure(StrictModel):
     description: str = ""
-    aliases: list[str] = Field(default_factory=list)
+    aliases: list[FailureName] = Field(default_factory=list)
     injections: list[SerializeAsAny[Injection]] = Field(default_factory=list)
 
     @field_validator("injections", mode="before")
@@ -147,7 +151,7 @@ class Failure(StrictModel):
 
 
 class Catalogue(StrictModel):
-    failures: dict[str, Failure]
+    failures: dict[FailureName, Failure]
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Catalogue":

@@ -63,6 +63,15 @@ def template_fields(text: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(text) if name]
 
 
+def _plain_fields(text: str) -> None:
+    """ValueError for a field with a format spec or conversion (`{port:zz}`, `{host!r}`):
+    filled at launch, those could fail or mean something else than the value itself."""
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is not None and (spec or conversion):
+            suffix = f"!{conversion}" if conversion else f":{spec}"
+            raise ValueError(f"{{{name}{suffix}}} in {text!r}: write the field alone, as {{{name}}}")
+
+
 #: A field, or one key of a mapping field: `port`, `urls[frontend]`; never `.attr` or `[a][b]`.
 FIELD_PATTERN = re.compile(r"^(?P<base>[a-z_]+)(\[(?P<key>[^\[\]]+)\])?$")
 #: Fields that are mappings, and so take `[KEY]`.
@@ -76,6 +85,7 @@ def check_template(text: str) -> str:
         names = template_fields(text)
     except ValueError as exc:
         raise ValueError(f"malformed template {text!r}: {exc}") from None
+    _plain_fields(text)
     for name in names:
         match = FIELD_PATTERN.match(name)
         base = match["base"] if match else re.split(r"[.\[]", name)[0]
@@ -90,6 +100,28 @@ def check_template(text: str) -> str:
 Template = Annotated[str, AfterValidator(check_template)]
 
 
+def check_url(text: str) -> str:
+    """An http:// or https:// URL with a host."""
+    if not text.startswith(("http://", "https://")) or len(text) <= len("https://"):
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    return text
+
+
+def check_url_template(text: str) -> str:
+    """A template that fills to an http:// or https:// URL: it starts with the scheme, or
+    with `{urls[ROLE]}`, which is one."""
+    literal, name, _, _ = next(iter(string.Formatter().parse(text)), ("", None, "", None))
+    if literal or name is None:
+        return check_url(text)
+    if not name.startswith("urls["):
+        raise ValueError(f"expected a URL template starting with http://, https:// or {{urls[ROLE]}}, got {text!r}")
+    return text
+
+
+UrlTemplate = Annotated[str, AfterValidator(check_template), AfterValidator(check_url_template)]
+Url = Annotated[str, AfterValidator(check_url)]
+
+
 def check_regex(value: str) -> str:
     try:
         re.compile(value)
@@ -100,12 +132,14 @@ def check_regex(value: str) -> str:
 
 Regex = Annotated[str, AfterValidator(check_regex)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+#: A deployment's name: it names the results directory, so it is one plain path segment.
+DeploymentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="letters, digits, '.', '_', '-'")]
 
 
 class HttpProbe(StrictModel):
     """Ready when a GET of `http` answers `status`."""
 
-    http: Template = Field(description="URL template, e.g. http://{host}:{port}/health")
+    http: UrlTemplate = Field(description="URL template, e.g. http://{host}:{port}/health")
     status: int = 200
 
 
@@ -155,6 +189,7 @@ class RequestSpec(StrictModel):
                 unknown = set(template_fields(text)) - {"max_tokens"}
             except ValueError as exc:
                 raise ValueError(f"malformed template {text!r}: {exc}") from None
+            _plain_fields(text)
             if unknown:
                 raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}} in {text!r}; known: max_tokens")
         return value
@@ -186,7 +221,7 @@ def _fill(value: Any, **fields: object) -> Any:
 
 
 class MetricsSpec(StrictModel):
-    url: Template = Field(description="Prometheus text endpoint (template)")
+    url: UrlTemplate = Field(description="Prometheus text endpoint (template)")
     pending: str | None = Field(None, description="series meaning requests waiting")
     active_workers: str | None = Field(None, description="series meaning workers serving")
 
@@ -195,10 +230,10 @@ class DeploymentSpec(StrictModel):
     """A graph the suite launches (`kind: launch`)."""
 
     kind: Literal["launch"] = "launch"
-    name: str
+    name: DeploymentName
     description: str = ""
     model: str
-    endpoint: Template = Field(description="base URL clients use (template)")
+    endpoint: UrlTemplate = Field(description="base URL clients use (template)")
     metrics: MetricsSpec | None = None
     request: RequestSpec = RequestSpec()
     env: dict[EnvName, Template] = Field(default_factory=dict, description="environment of every component")
@@ -315,10 +350,10 @@ class AttachSpec(StrictModel):
     nothing down, and signals only single processes its selectors match (never a group)."""
 
     kind: Literal["attach"]
-    name: str
+    name: DeploymentName
     description: str = ""
     model: str
-    endpoint: str = Field(description="base URL clients use, e.g. http://127.0.0.1:8000")
+    endpoint: Url = Field(description="base URL clients use, e.g. http://127.0.0.1:8000")
     metrics: MetricsSpec | None = None
     request: RequestSpec = RequestSpec()
     select_from: Literal["host"] = Field(

@@ -68,7 +68,9 @@ class RunManifest:
     started_at: float | None = None
     ended_at: float | None = None
     startup_time_s: float | None = None
-    error: str | None = None
+    error: str | None = None  # why the run did not start
+    interrupted: str | None = None  # the signal that ended the run early, e.g. "SIGTERM"
+    records_lost: str | None = None  # why records stopped reaching the disk, e.g. disk full
     gpu_note: str | None = None  # why no GPU was sampled; None when one was (or not yet known)
     load: dict = field(default_factory=dict)
     versions: dict = field(default_factory=versions)

@@ -5,6 +5,7 @@ still leaves every request it made on disk.
 """
 
 import csv
+import errno
 import json
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -17,6 +18,7 @@ __all__ = [
     "FailureKind",
     "RequestRecord",
     "RecordWriter",
+    "describe_write_error",
     "read_records",
     "REQUESTS_CSV_COLUMNS",
     "write_requests_csv",
@@ -80,6 +82,12 @@ class RequestRecord:
 
 
 _FIELDS = tuple(f.name for f in fields(RequestRecord))
+
+
+def describe_write_error(exc: OSError) -> str:
+    """`disk full (No space left on device)`, or the error as the OS words it."""
+    reason = exc.strerror or str(exc)
+    return f"disk full ({reason})" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else reason
 
 
 class RecordWriter:

@@ -105,9 +105,13 @@ def parse_expectations(text: str, source: str = "--expect") -> list[Expectation]
 
 
 def evaluate(expectations: list[Expectation], summary: Summary) -> list[Outcome]:
-    """Each expectation checked against the run's summary, in order."""
+    """Each expectation checked against the run's summary, in order. A run that made no
+    request meets none: its zeros measure nothing."""
     outcomes = []
     for expectation in expectations:
+        if _total(summary) == 0:
+            outcomes.append(Outcome(expectation.text, False, f"{expectation.text}: failed (the run made no request, so nothing was measured)"))
+            continue
         description, read = METRICS[expectation.metric]
         actual = read(summary)
         passed = actual is not None and math.isfinite(actual) and OPERATORS[expectation.op](actual, expectation.threshold)

@@ -6,6 +6,7 @@ README for the options; they also appear in Locust's web UI.
 """
 
 import logging
+import signal
 import sys
 
 import gevent
@@ -61,6 +62,31 @@ def _validate_headless(environment, **_kwargs) -> None:
 
 
 @events.init.add_listener
+def _end_cleanly_on_signals(environment, **_kwargs) -> None:
+    """SIGINT and SIGTERM end a run as its own end does: load stopped, deployment torn down,
+    reports written; then exit 128 + the signal (130, 143), as shells expect. Installed here,
+    before Locust starts the load: its own SIGTERM handler comes only after a headless run."""
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(sig, _interrupted, environment, sig)
+
+
+def _interrupted(environment, sig: signal.Signals) -> None:
+    controller = controller_of(environment)
+    if controller.interrupted is not None:
+        log.warning("%s again: still stopping; the reports come next (SIGKILL ends at once, leaving them unwritten)", sig.name)
+        return
+    controller.interrupted = sig.name
+    environment.process_exit_code = 128 + sig.value
+    if controller.current is not None:
+        controller.current.interrupt(sig.name)
+    else:
+        log.warning("interrupted by %s", sig.name)
+    gevent.spawn(environment.runner.quit)
+
+
+@events.init.add_listener
 def _extend_web_ui(environment, **_kwargs) -> None:
     """The Chaos tab and the report link (see locustfiles/web_ui.py); nothing when headless."""
     install_web_ui(environment)
@@ -74,13 +100,15 @@ def _start_run(environment, **_kwargs) -> None:
     try:
         scenario = scenario_from_options(environment.parsed_options)
         check_endpoint(scenario)
+        run = FaultToleranceRun(scenario)
     except ConfigError as exc:
         log.error("%s", exc)
         environment.process_exit_code = 2
         gevent.spawn(environment.runner.quit)
         return
-    run = FaultToleranceRun(scenario)
     controller.current = run
+    if controller.interrupted is not None:  # the signal came before the run existed
+        run.interrupt(controller.interrupted)
     run.start()
     if run.error is not None:
         environment.process_exit_code = 1
@@ -111,10 +139,11 @@ def _stop_run(environment, **_kwargs) -> None:
     drain_workers(environment)
     controller.current, controller.last = None, run
     run.stop()
-    if run.error is None and environment.process_exit_code is None:
+    if environment.process_exit_code is None:
         # Failed requests are what a fault-tolerance run measures, not a failure of the run;
-        # an unmet expectation is.
-        environment.process_exit_code = 1 if any(not o.passed for o in run.outcomes) else 0
+        # an unmet expectation is, and so is output that never reached the disk.
+        lost = run.records_lost is not None or bool(run.write_errors)
+        environment.process_exit_code = 1 if lost or any(not o.passed for o in run.outcomes) else 0
 
 
 @events.quit.add_listener
@@ -127,6 +156,12 @@ def _report_run_error(**_kwargs) -> None:
             continue
         if run.error is not None:
             sys.stderr.write(f"error: {run.error}\n")
+        if run.records_lost is not None:
+            sys.stderr.write(f"error: {run.records_lost}\n")
+        for line in run.write_errors:
+            sys.stderr.write(f"error: {line}\n")
+        if run.interrupted is not None:
+            sys.stderr.write(f"interrupted by {run.interrupted}: reports written to {run.run_dir}\n")
         for outcome in run.outcomes:
             if not outcome.passed:
                 sys.stderr.write(f"expectation failed: {outcome.reason}\n")

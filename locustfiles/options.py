@@ -4,9 +4,35 @@ import argparse
 
 from chaos.models import load_catalogue
 from deployments.models import available_deployments
+from faultsuite.errors import ConfigError
 from faultsuite.manifest import DEFAULT_SLA_LATENCY_S
 
-__all__ = ["add_options", "dropdown", "option_defaults"]
+__all__ = ["MAXIMA", "add_options", "dropdown", "option_defaults"]
+
+#: The largest value of each numeric option (by destination): past it a run means nothing, or
+#: cannot fit in memory. Every number is also finite; the least values are the scenario's.
+MAXIMA: dict[str, float] = {
+    "clients": 100_000,
+    "ramp_up": 86_400,
+    "requests_per_client": 10_000_000,
+    "max_tokens": 1_000_000,
+    "prompt_tokens": 1_000_000,
+    "request_timeout": 86_400,
+    "retry_delay": 3_600,
+    "sla_latency": 86_400,
+    "max_run_time": 604_800,
+    "fault_at": 604_800,
+    "fault_count": 10_000,
+}
+
+
+def _names(list_names) -> list[str]:
+    """The names for a dropdown; none when their file is broken, whose one-line error the
+    run itself reports (exit 2), with every option still known to the parser."""
+    try:
+        return list_names()
+    except ConfigError:
+        return []
 
 
 class dropdown(list):  # lower case: it reads as a call, `choices=dropdown(names)`
@@ -28,6 +54,7 @@ def add_options(parser) -> None:
     """Register the options on Locust's argument parser (an `init_command_line_parser` hook)."""
     # Straight on the parser, not an argument group: only Locust's own add_argument marks an
     # option for the web UI form.
+    failures = _names(lambda: load_catalogue().names())
     parser.add_argument(
         "--deployment",
         default="",
@@ -39,9 +66,9 @@ def add_options(parser) -> None:
     parser.add_argument(
         "--failure",
         default="",
-        choices=dropdown(load_catalogue().names()),
+        choices=dropdown(failures),
         metavar="NAME",
-        help=f"failure from chaos/failures.yaml ({', '.join(load_catalogue().names())}) (default: decode_worker)",
+        help=f"failure from chaos/failures.yaml ({', '.join(failures)}) (default: decode_worker)",
     )
     parser.add_argument("--fault-at", default="", help="seconds after the clients start to inject the failure (default: from the YAML)")
     parser.add_argument("--fault-count", default="", help="processes each injection signals (default: from the YAML)")

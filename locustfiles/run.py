@@ -21,17 +21,17 @@ from chaos.plan import describe_plan
 from deployments.factory import open_deployment
 from deployments.interface import Deployment
 from faultsuite.clock import RunClock
-from faultsuite.errors import FaultSuiteError
+from faultsuite.errors import ConfigError, FaultSuiteError
 from faultsuite.events import EventLog
 from faultsuite.layout import RunLayout
 from faultsuite.manifest import RunManifest, run_title, write_manifest
-from faultsuite.records import RecordWriter, RequestRecord
+from faultsuite.records import RecordWriter, RequestRecord, describe_write_error
 from gate.abort import AbortWatch
 from gate.ci_outputs import append_step_summary, checks_markdown, write_junit
 from gate.expectations import Outcome, evaluate
-from locustfiles.scenario import Scenario
+from locustfiles.scenario import DEFAULT_RESULTS_ROOT, Scenario
 from reports.render import render_run
-from reports.results import summary_markdown
+from reports.results import run_notes, summary_markdown
 from reports.summary import Summary
 from samplers.gpu import GpuSampler
 from samplers.processes import ProcessSampler
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 def default_run_dir(scenario: Scenario) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("results") / scenario.deployment_name / f"{scenario.failure_name}-{stamp}"
+    return DEFAULT_RESULTS_ROOT / scenario.deployment_name / f"{scenario.failure_name}-{stamp}"
 
 
 class FaultToleranceRun:
@@ -55,7 +55,13 @@ class FaultToleranceRun:
         self.scenario = scenario
         self.clock = RunClock()
         self.run_dir = scenario.results_dir or default_run_dir(scenario)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.run_dir / ".writable"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"results directory {self.run_dir}: cannot be written ({describe_write_error(exc)})") from None
         self.layout = RunLayout(self.run_dir)
         self.events = EventLog(self.layout.events, self.clock)
         self.manifest = RunManifest(
@@ -72,12 +78,15 @@ class FaultToleranceRun:
         self.endpoint = scenario.host
         self.load_started_at: float | None = None
         self.error: str | None = None
+        self.interrupted: str | None = None  # the signal that ended it early
+        self.records_lost: str | None = None  # one line: from which request on, and why
+        self.write_errors: list[str] = []  # outputs that could not be written, one line each
         self.dry_run_done = False
         self.stopped = False
         self.summary: Summary | None = None
         self.abort_watch = AbortWatch(scenario.abort_rule) if scenario.abort_rule else None
         self.outcomes: list[Outcome] = []  # the expectations' and abort rule's, once stopped
-        self._writers: dict[int, RecordWriter] = {}
+        self._writers: dict[int, RecordWriter | None] = {}
         self._done = self._failed = 0
         self._finished: set[int] = set()
         self._log_handler = logging.FileHandler(self.layout.log, encoding="utf-8")
@@ -105,9 +114,14 @@ class FaultToleranceRun:
                 replicas = ", ".join(f"{r.name} pid {r.pid}" for r in self.deployment.replicas)
                 log.info("deployment %s %s at %s: %s", spec.name, startup, self.endpoint, replicas)
         except FaultSuiteError as exc:
-            self.error = str(exc)
-            log.error("launch failed: %s", exc)
-            self._update_manifest(error=self.error)
+            self._launch_failed(str(exc))
+            return
+        except OSError as exc:  # no free port, or an address nothing can listen on
+            self._launch_failed(f"deployment {scenario.deployment_name} on {scenario.deployment_host}: {exc.strerror or exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - a launch that broke unforeseen is still a failed run, told in one line
+            log.debug("launch failed", exc_info=True)
+            self._launch_failed(f"launch failed unexpectedly: {type(exc).__name__}: {exc}")
             return
         self._update_manifest(startup_time_s=startup_time_s)
         if self.stopped:  # the run was stopped while the deployment came up: start nothing
@@ -124,9 +138,20 @@ class FaultToleranceRun:
             self.scheduler = FaultScheduler(scenario.failure_name, scenario.failure, self.deployment, self.clock)
             self.scheduler.start(self.load_started_at)
 
+    def _launch_failed(self, error: str) -> None:
+        self.error = error
+        log.error("launch failed: %s", error)
+        self._update_manifest(error=error)
+
     def _update_manifest(self, **changes) -> None:
+        """Change the manifest and rewrite run.json; a write that fails is one line, once."""
         self.manifest = self.manifest.updated(**changes)
-        write_manifest(self.manifest, self.run_dir)
+        try:
+            write_manifest(self.manifest, self.run_dir)
+        except OSError as exc:
+            name = self.layout.manifest.name
+            if not any(line.startswith(name) for line in self.write_errors):
+                self._write_failed(f"{name} not brought up to date: {describe_write_error(exc)}")
 
     def _start_samplers(self) -> None:
         """The watcher (when the deployment has metrics), and the process and GPU samplers."""
@@ -151,15 +176,45 @@ class FaultToleranceRun:
 
     def register_client(self) -> int:
         client_id = len(self._writers)
-        self._writers[client_id] = RecordWriter(self.layout.client_records(client_id))
+        try:
+            self._writers[client_id] = RecordWriter(self.layout.client_records(client_id))
+        except OSError as exc:
+            self._writers[client_id] = None
+            self._lose_records(exc)
         return client_id
 
     def record(self, record: RequestRecord) -> None:
-        self._writers[record.client].write(record)
+        """Write one record; a write that fails stops the load (see `_lose_records`)."""
+        writer = self._writers[record.client]
+        if writer is None or self.records_lost is not None:
+            return  # lost already, counted in the one line that said so
+        try:
+            writer.write(record)
+        except OSError as exc:
+            self._lose_records(exc)
+            return
         self._done += 1
         self._failed += not record.ok
         if self.abort_watch is not None:
             self.abort_watch.observe(record)
+
+    def _lose_records(self, exc: OSError) -> None:
+        """Records no longer reach the disk: say from which request on, once, and stop the
+        load, since requests whose records are lost would only be numbers nobody sees."""
+        if self.records_lost is not None:
+            return
+        self.records_lost = f"records lost from request {self._done + 1} on: {describe_write_error(exc)}"
+        log.error("%s; stopping the load", self.records_lost)
+        self._update_manifest(records_lost=self.records_lost)
+
+    def interrupt(self, signal_name: str) -> None:
+        """A signal asked the run to end now: stop the load, then tear down and write the
+        reports as at any other end."""
+        if self.interrupted is not None:
+            return
+        self.interrupted = signal_name
+        log.warning("interrupted by %s; stopping the run, then writing its reports", signal_name)
+        self._update_manifest(interrupted=signal_name)
 
     def client_finished(self, client_id: int) -> None:
         self._finished.add(client_id)
@@ -186,6 +241,8 @@ class FaultToleranceRun:
         or max run time passed. Never while the deployment is still launching."""
         if self.error is not None or self.dry_run_done or self.all_clients_finished():
             return True
+        if self.interrupted is not None or self.records_lost is not None:
+            return True
         if self.abort_watch is not None and self.load_started_at is not None:
             was_triggered = self.abort_watch.triggered is not None
             reason = self.abort_watch.check(self.clock.offset(), self.load_started_at)
@@ -200,8 +257,9 @@ class FaultToleranceRun:
 
     # -- stop ------------------------------------------------------------------------------
 
-    def stop(self) -> Summary:
-        """Stop chaos and the samplers, tear down, then write the summary and reports."""
+    def stop(self) -> Summary | None:
+        """Stop chaos and the samplers, tear down, then write the summary and reports; the
+        summary, or None when it could not be written."""
         self.stopped = True
         try:
             if self.scheduler is not None:
@@ -212,37 +270,63 @@ class FaultToleranceRun:
                 self.deployment.down()
         finally:
             for writer in self._writers.values():
-                writer.close()
+                if writer is not None:
+                    self._closing(writer)
             self.events.close()
             self._update_manifest(ended_at=self.clock.wall())
-            self.summary = self._write_reports()
+            try:
+                self.summary = self._write_reports()
+            except OSError as exc:
+                self._write_failed(f"reports not written to {self.run_dir}: {describe_write_error(exc)}; "
+                                   f"rebuild them with `python -m reports {self.run_dir}` once it can be written")
             self.outcomes = self._check_expectations(self.summary)
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
         return self.summary
+
+    def _closing(self, writer: RecordWriter) -> None:
+        try:
+            writer.close()
+        except OSError as exc:  # the last buffered bytes did not make it
+            self._lose_records(exc)
+
+    def _write_failed(self, line: str) -> None:
+        self.write_errors.append(line)
+        log.error("%s", line)
 
     def _write_reports(self) -> Summary:
         summary = render_run(self.run_dir).summary
         log.info("summary and report written to %s", self.run_dir)
         if not self.dry_run_done:
             table = summary_markdown([summary.row()], title=self.title)
-            print(f"\n{table}\nResults: {self.run_dir}\nReport:  {self.layout.report}\n", flush=True)
+            notes = "".join(f"{note}\n" for note in run_notes(self.manifest))
+            print(f"\n{table}\n{notes}Results: {self.run_dir}\nReport:  {self.layout.report}\n", flush=True)
         return summary
 
 
-    def _check_expectations(self, summary: Summary) -> list[Outcome]:
-        """Evaluate the expectations and abort rule; print each, write JUnit and the step summary."""
+    def _check_expectations(self, summary: Summary | None) -> list[Outcome]:
+        """Evaluate the expectations and abort rule; print each, write JUnit and the step
+        summary. Without a summary (it could not be written), no expectation is met."""
         scenario = self.scenario
-        outcomes = evaluate(list(scenario.expectations), summary)
+        if summary is None:
+            outcomes = [Outcome(e.text, False, f"{e.text}: failed (the run's summary could not be written)") for e in scenario.expectations]
+        else:
+            outcomes = evaluate(list(scenario.expectations), summary)
         if self.abort_watch is not None:
             outcomes.append(self.abort_watch.outcome())
         for outcome in outcomes:
             log.log(logging.INFO if outcome.passed else logging.ERROR, "%s", outcome.reason)
         if scenario.junit is not None:
             duration = None if self.manifest.ended_at is None else self.manifest.ended_at - self.clock.wall_origin
-            write_junit(outcomes, scenario.junit, f"{scenario.deployment_name}.{scenario.failure_name}", duration)
-        if not self.dry_run_done:
-            append_step_summary(summary_markdown([summary.row()], title=self.title) + "\n" + checks_markdown(outcomes))
+            try:
+                write_junit(outcomes, scenario.junit, f"{scenario.deployment_name}.{scenario.failure_name}", duration)
+            except OSError as exc:
+                self._write_failed(f"--junit {scenario.junit}: cannot write: {describe_write_error(exc)}")
+        if not self.dry_run_done and summary is not None:
+            try:
+                append_step_summary(summary_markdown([summary.row()], title=self.title) + "\n" + checks_markdown(outcomes))
+            except OSError as exc:
+                self._write_failed(f"step summary not written: {describe_write_error(exc)}")
         return outcomes
 
 
@@ -253,6 +337,7 @@ class RunController:
         self.current: FaultToleranceRun | None = None
         self.last: FaultToleranceRun | None = None
         self.started_at = time.time()
+        self.interrupted: str | None = None  # the signal (SIGINT, SIGTERM) that ends this process
 
 
 _controllers: "weakref.WeakKeyDictionary[object, RunController]" = weakref.WeakKeyDictionary()

@@ -4,6 +4,8 @@ Built from Locust's parsed options (command line, config file or web UI form), s
 problem a user can make is found here and reported as one ConfigError line.
 """
 
+import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,14 @@ from deployments.models import AnySpec, load_deployment
 from faultsuite.errors import ConfigError
 from gate.abort import AbortRule, parse_abort_rule
 from gate.expectations import Expectation, parse_expectations
-from locustfiles.options import option_defaults
+from locustfiles.options import MAXIMA, option_defaults
 from locustfiles.scenario_file import apply_scenario_file
 
 __all__ = ["DEMO_DEPLOYMENT", "DEMO_FAILURE", "LoadSettings", "Scenario", "scenario_from_options"]
 
 DEMO_DEPLOYMENT = "agg-dp4"
+#: Where runs go when no --results-dir is given (see locustfiles.run.default_run_dir).
+DEFAULT_RESULTS_ROOT = Path("results")
 DEMO_FAILURE = "decode_worker"
 
 
@@ -70,14 +74,35 @@ class Scenario:
 
 
 def _number(name: str, value, kind=float, *, allow_zero: bool = False):
-    """The option's value as a number greater than 0 (or at least 0 with `allow_zero`)."""
+    """The option's value as a finite number greater than 0 (or at least 0 with
+    `allow_zero`), and at most its `MAXIMA`."""
     try:
         number = kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"--{name}: expected a number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"--{name}: expected a {'whole ' if kind is int else ''}number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"--{name}: must be a finite number, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
         raise ConfigError(f"--{name}: must be {'at least 0' if allow_zero else 'greater than 0'}, got {value!r}")
+    most = MAXIMA[name.replace("-", "_")]
+    if number > most:
+        raise ConfigError(f"--{name}: must be at most {most:g}, got {value!r}")
     return number
+
+
+def _can_be_written(path: Path, what: str, *, is_directory: bool) -> None:
+    """ConfigError unless `path` (a directory, or a file) can be made and written by this
+    process: its nearest existing directory must be writable, and no file in the way."""
+    if "\0" in str(path):
+        raise ConfigError(f"{what}: a path cannot hold a NUL character")
+    existing = path if is_directory else path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"is under {existing}, which is a file"
+        raise ConfigError(f"{what}: {where}; give a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: {existing} is not writable")
 
 
 def _prompt(options) -> str:
@@ -89,7 +114,7 @@ def _prompt(options) -> str:
 
 def _deployment_host(value) -> str:
     host = str(value or "").strip()
-    if not host or any(c in host for c in "/: "):
+    if not host or any(c in host for c in "/: \0"):
         raise ConfigError(f"--deployment-host: expected a host name or IPv4 address, got {value!r}")
     return host
 
@@ -129,9 +154,15 @@ def scenario_from_options(options) -> Scenario:
         extra_body=deployment.request.body_for(max_tokens) if deployment is not None else {},
     )
     results_dir = Path(options.results_dir) if options.results_dir else None
+    _can_be_written(results_dir or DEFAULT_RESULTS_ROOT, f"--results-dir {results_dir}" if results_dir else "the results directory", is_directory=True)
     if results_dir is not None and results_dir.is_dir() and any(results_dir.iterdir()):
         # Records are appended as they come: a second run here would mix with the first.
         raise ConfigError(f"--results-dir {results_dir}: already holds files; give an empty or new directory")
+    junit = Path(options.junit) if options.junit else None
+    if junit is not None:
+        if junit.is_dir():
+            raise ConfigError(f"--junit {junit}: is a directory; give a file to write")
+        _can_be_written(junit, f"--junit {junit}", is_directory=False)
     dry_run_failures = None
     if options.dry_run:
         if deployment is None:
@@ -148,7 +179,7 @@ def scenario_from_options(options) -> Scenario:
         model=options.model or (deployment.model if deployment else "default"),
         expectations=tuple(parse_expectations(options.expect or "")),
         abort_rule=parse_abort_rule(options.abort_if) if options.abort_if else None,
-        junit=Path(options.junit) if options.junit else None,
+        junit=junit,
         deployment_host=_deployment_host(options.deployment_host),
         deployment_source=deployment_name or "",
     )

@@ -19,11 +19,12 @@ file is the more specific of the two. Unknown keys are errors, with their key pa
 import argparse
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from faultsuite.yamlfile import StrictModel, load_yaml
+from faultsuite.yamlfile import KeyPathError, StrictModel, load_yaml
 from gate.abort import parse_abort_rule
 from gate.expectations import parse_expectation
+from locustfiles.options import MAXIMA
 
 __all__ = ["ScenarioFile", "apply_scenario_file", "load_scenario_file"]
 
@@ -44,6 +45,14 @@ class LoadSection(StrictModel):
     max_run_time: float | None = Field(default=None, gt=0)
     fault_at: float | None = Field(default=None, ge=0)
     fault_count: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _at_most(self) -> "LoadSection":
+        for name, value in self.model_dump(exclude_none=True).items():
+            most = MAXIMA.get(name)
+            if most is not None and value > most:
+                raise KeyPathError((name,), f"must be at most {most:g}, got {value!r}")
+        return self
 
 
 class ScenarioFile(StrictModel):

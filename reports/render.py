@@ -13,7 +13,7 @@ from faultsuite.errors import ConfigError
 from faultsuite.layout import GroupLayout, RunLayout
 from faultsuite.records import write_requests_csv
 from reports.html import render_group_report, render_report
-from reports.results import summary_markdown, write_summary
+from reports.results import run_notes, summary_markdown, write_summary
 from reports.rundata import RunData, in_group_order, load_run
 from reports.summary import ALL_COLUMNS
 
@@ -32,7 +32,7 @@ def render_run(run_dir: Path) -> RunData:
     data = _load(run_dir)
     layout = RunLayout(run_dir)
     write_requests_csv(data.records, layout.requests)
-    write_summary(data.summary, run_dir)
+    write_summary(data.summary, run_dir, run_notes(data.manifest))
     render_report(data, layout.report)
     return data
 

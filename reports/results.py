@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 
 from faultsuite.layout import RunLayout
+from faultsuite.manifest import RunManifest
 from reports.summary import ALL_COLUMNS, SUMMARY_COLUMNS, Summary, Value
 
-__all__ = ["MISSING", "format_value", "write_summary", "summary_markdown"]
+__all__ = ["MISSING", "format_value", "run_notes", "write_summary", "summary_markdown"]
 
 MISSING = "N/A"
 
@@ -39,10 +40,23 @@ def summary_markdown(rows: list[dict[str, Value]], title: str | None = None) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_summary(summary: Summary, run_dir: Path) -> None:
+def run_notes(manifest: RunManifest) -> list[str]:
+    """One line for each way the run did not go as planned: it did not start, a signal ended
+    it early, its records stopped reaching the disk."""
+    notes = []
+    if manifest.error:
+        notes.append(f"Did not start: {manifest.error}")
+    if manifest.interrupted:
+        notes.append(f"Interrupted by {manifest.interrupted}: these numbers cover only the part of the run that ran.")
+    if manifest.records_lost:
+        notes.append(f"Incomplete: {manifest.records_lost}.")
+    return notes
+
+
+def write_summary(summary: Summary, run_dir: Path, notes: list[str] | None = None) -> None:
     """Write `summary.csv` (header + one row, floats with 3 decimals), `summary.json` (the row
-    as one object) and `summary.md` (the table, plus the error breakdown if anything failed)
-    into `run_dir`, replacing any that exist."""
+    as one object, with `notes`) and `summary.md` (the table, the notes, and the error
+    breakdown if anything failed) into `run_dir`, replacing any that exist."""
     run_dir.mkdir(parents=True, exist_ok=True)
     row = summary.row()
 
@@ -52,9 +66,11 @@ def write_summary(summary: Summary, run_dir: Path) -> None:
         writer.writerow(ALL_COLUMNS)
         writer.writerow([format_value(row[c], 3) for c in ALL_COLUMNS])
 
-    layout.summary_json.write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
+    layout.summary_json.write_text(json.dumps({**row, **({"notes": notes} if notes else {})}, indent=2) + "\n", encoding="utf-8")
 
     markdown = summary_markdown([row])
+    for note in notes or []:
+        markdown += f"\n{note}\n"
     if summary.error_breakdown:
         markdown += f"\nError breakdown: {summary.error_breakdown}\n"
     layout.summary_md.write_text(markdown, encoding="utf-8")

@@ -61,6 +61,10 @@ def verdict(data: RunData) -> str:
     sentences: list[str] = []
     if data.manifest.error:
         sentences.append(f"The run did not start: {data.manifest.error.rstrip('.')}.")
+    if data.manifest.interrupted:
+        sentences.append(f"The run was interrupted by {data.manifest.interrupted}: its numbers cover only the part that ran.")
+    if data.manifest.records_lost:
+        sentences.append(f"Its {data.manifest.records_lost.rstrip('.')}.")
 
     faults = delivered_faults(events)
     if not faults:

@@ -34,6 +34,13 @@ def test_each_expectation_is_checked_against_the_summary():
     assert verdicts("no_errors", summary(ok=3, failed=0)) == [True]
 
 
+def test_a_run_that_made_no_request_meets_no_expectation_and_says_so():
+    outcomes = evaluate(parse_expectations("no_errors; failed <= 0; failed_pct <= 5"), summary(ok=0, failed=0))
+
+    assert [o.passed for o in outcomes] == [False, False, False]
+    assert all("made no request" in o.reason for o in outcomes)
+
+
 def test_a_metric_with_no_value_fails_and_says_not_measured():
     (outcome,) = evaluate(parse_expectations("recovery_time_s <= 10"), summary(ok=3, failed=0))
     assert not outcome.passed

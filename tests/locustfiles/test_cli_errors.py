@@ -27,6 +27,21 @@ components:
   - {name: worker, command: ["{python}", "-m", "worker"], bogus: 1}
 """
 
+#: A valid one-component graph but for what `{problem}` puts in it.
+def tiny_graph(endpoint: str = '"{urls[worker]}"', name: str = "tiny", extra: str = "", port_flag: str = '"{port}"') -> str:
+    return f"""\
+name: {name}
+model: sim-model
+endpoint: {endpoint}
+{extra}components:
+  - {{name: worker, command: ["{{python}}", "-m", "deployments.sim.worker", "--port", {port_flag}]}}
+"""
+
+
+ALIAS_BOMB = tiny_graph(extra="request:\n  extra_body:\n    a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"    {chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
+))
+
 
 @dataclass(frozen=True)
 class BadInput:
@@ -37,7 +52,7 @@ class BadInput:
 
     args: list[str]
     says: str
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str | bytes] = field(default_factory=dict)
 
 
 CASES = {
@@ -68,6 +83,48 @@ CASES = {
         ["--host", "http://127.0.0.1:{port}", "--failure", "decode_worker"],
         "--failure decode_worker: needs --deployment",
     ),
+    "a template with a format spec": BadInput(
+        ["--deployment", "{dir}/x.yaml"],
+        "components.0.command.4: ",
+        files={"x.yaml": tiny_graph(port_flag='"{port:zz}"')},
+    ),
+    "an empty endpoint": BadInput(
+        ["--deployment", "{dir}/x.yaml"], "endpoint: expected an http:// or https:// URL, got ''", files={"x.yaml": tiny_graph(endpoint='""')}
+    ),
+    "a NUL in a deployment name": BadInput(
+        ["--deployment", "{dir}/x.yaml"], "{dir}/x.yaml: name: string should match pattern", files={"x.yaml": tiny_graph(name='"a\\0b"')}
+    ),
+    "an absolute path as a deployment name": BadInput(
+        ["--deployment", "{dir}/x.yaml"], "{dir}/x.yaml: name: string should match pattern", files={"x.yaml": tiny_graph(name="/tmp/elsewhere")}
+    ),
+    "a file nested 3,000 deep": BadInput(
+        ["--deployment", "{dir}/x.yaml"], "{dir}/x.yaml: nested too deeply", files={"x.yaml": "name: " + "[" * 3000 + "]" * 3000 + "\n"}
+    ),
+    "a file that is not UTF-8": BadInput(["--deployment", "{dir}/x.yaml"], "{dir}/x.yaml: not UTF-8 text", files={"x.yaml": b"name: caf\xe9\n"}),
+    "a file in UTF-16": BadInput(["--deployment", "{dir}/x.yaml"], "{dir}/x.yaml: not UTF-8 text", files={"x.yaml": "name: tiny\n".encode("utf-16")}),
+    "an alias bomb in extra_body": BadInput(["--deployment", "{dir}/x.yaml"], "aliases expand to more than", files={"x.yaml": ALIAS_BOMB}),
+    "an endless scenario file": BadInput(["--scenario", "/dev/zero"], "/dev/zero: larger than 1 MiB"),
+    "a fault at nan": BadInput(["--fault-at", "nan"], "--fault-at: must be a finite number, got 'nan'"),
+    "a fault at inf": BadInput(["--fault-at", "inf"], "--fault-at: must be a finite number, got 'inf'"),
+    "a request timeout of nan": BadInput(["--request-timeout", "nan"], "--request-timeout: must be a finite number"),
+    "a request timeout of inf": BadInput(["--request-timeout", "inf"], "--request-timeout: must be a finite number"),
+    "a max run time of nan": BadInput(["--max-run-time", "nan"], "--max-run-time: must be a finite number"),
+    "a ramp-up of inf": BadInput(["--ramp-up", "inf"], "--ramp-up: must be a finite number"),
+    "a retry delay of nan": BadInput(["--retry-delay", "nan"], "--retry-delay: must be a finite number"),
+    "an SLA latency of nan": BadInput(["--sla-latency", "nan"], "--sla-latency: must be a finite number"),
+    "a prompt too long to build": BadInput(["--prompt-tokens", "1000000000"], "--prompt-tokens: must be at most 1e+06"),
+    "inf in a scenario file": BadInput(
+        ["--scenario", "{dir}/s.yaml"], "{dir}/s.yaml: load.fault_at: input should be a finite number", files={"s.yaml": "load:\n  fault_at: .inf\n"}
+    ),
+    "a results directory that is a file": BadInput(
+        ["--results-dir", "{dir}/afile"], "--results-dir {dir}/afile: is a file", files={"afile": "x"}
+    ),
+    "a results directory under a file": BadInput(
+        ["--results-dir", "{dir}/afile/run"], "--results-dir {dir}/afile/run: is under {dir}/afile, which is a file", files={"afile": "x"}
+    ),
+    "a junit file under a file": BadInput(
+        ["--junit", "{dir}/afile/junit.xml"], "--junit {dir}/afile/junit.xml: is under {dir}/afile, which is a file", files={"afile": "x"}
+    ),
 }
 
 
@@ -95,8 +152,11 @@ def closed_port() -> int:
 def cli_run(request, tmp_path_factory) -> CliRun:
     case: BadInput = request.param
     workdir = tmp_path_factory.mktemp("cli")
-    for name, text in case.files.items():
-        (workdir / name).write_text(text, encoding="utf-8")
+    for name, content in case.files.items():
+        if isinstance(content, bytes):
+            (workdir / name).write_bytes(content)
+        else:
+            (workdir / name).write_text(content, encoding="utf-8")
     values = {"dir": str(workdir), "port": str(closed_port())}
     args = [arg.format(**values) for arg in case.args]
     done = subprocess.run(
