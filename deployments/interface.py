@@ -160,12 +160,25 @@ class Deployment(ABC):
         return targets
 
     def signal(self, target: FaultTarget, sig: signal.Signals) -> FaultOutcome:
-        """Send `sig` to the target: its process group for a group target, else its pid."""
+        """Send `sig` to the target: its process group for a group target, else its pid; but
+        only while it is verifiably still the process the target was resolved to (its
+        replica's current, unreaped process, or a live descendant of it), never to a pid
+        that may have been reused since. PROCESS_GONE otherwise."""
+        process = target.replica.process
+        if process is None or not process.alive():
+            return FaultOutcome.PROCESS_GONE
         try:
-            if target.scope == TargetScope.GROUP:
+            if target.scope == TargetScope.CHILD:
+                child = next((p for p in process.group_members()[1:] if p.pid == target.pid), None)
+                if child is None:
+                    return FaultOutcome.PROCESS_GONE
+                child.send_signal(sig)  # psutil checks the start time: a reused pid is refused
+            elif process.pid != target.pid:
+                return FaultOutcome.PROCESS_GONE  # restarted since: a new process, not the target
+            elif target.scope == TargetScope.GROUP:
                 os.killpg(target.pid, sig)
             else:
                 os.kill(target.pid, sig)
-        except ProcessLookupError:
+        except (ProcessLookupError, psutil.NoSuchProcess):
             return FaultOutcome.PROCESS_GONE
         return FaultOutcome.DELIVERED

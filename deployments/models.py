@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from faultsuite.errors import ConfigError
+from faultsuite.secrets import fill_environment
 from faultsuite.yamlfile import KeyPathError, StrictModel, read_yaml, validate
 
 __all__ = [
@@ -173,8 +174,23 @@ class Component(StrictModel):
     children: dict[str, ChildRole] = Field(default_factory=dict)
 
 
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
+
+
+def check_header_value(value: str) -> str:
+    if any(c in value for c in "\r\n\0"):
+        raise ValueError("a header value cannot hold a line break or NUL")
+    return value
+
+
 class RequestSpec(StrictModel):
     """What every chat request to this deployment carries beyond the OpenAI fields."""
+
+    headers: dict[HeaderName, Annotated[str, AfterValidator(check_header_value)]] = Field(
+        default_factory=dict,
+        description="sent with every request, e.g. Authorization: Bearer ${OPENAI_API_KEY}; ${NAME} is filled from "
+        "the environment, and the values are never written to a file or a log",
+    )
 
     extra_body: dict[str, Any] = Field(
         default_factory=dict,
@@ -197,6 +213,11 @@ class RequestSpec(StrictModel):
     def body_for(self, max_tokens: int) -> dict[str, Any]:
         """`extra_body` with `{max_tokens}` filled in."""
         return _fill(self.extra_body, max_tokens=max_tokens)
+
+    def header_values(self, where: str) -> dict[str, str]:
+        """The headers with their `${NAME}` references filled; ConfigError naming `where`
+        and the variable for one that is not set."""
+        return {name: fill_environment(value, f"{where}: request.headers.{name}") for name, value in self.headers.items()}
 
 
 def _strings(value: Any):

@@ -90,7 +90,12 @@ class ReplicaProcess:
             return []
 
     def signal_group(self, sig: signal.Signals) -> bool:
-        """Send `sig` to the replica's whole process group; False if the group is gone."""
+        """Send `sig` to the replica's whole process group; False, sending nothing, once the
+        leader has been reaped: from then on its pid, and so the group id, may be anyone's.
+        While the leader is unreaped (alive, or a zombie) no process can take its pid, and
+        nothing can reap it between the check and the signal (no greenlet switch)."""
+        if not self.alive():
+            return False
         try:
             os.killpg(self.pid, sig)
             return True

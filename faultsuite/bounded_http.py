@@ -14,15 +14,18 @@ the parser's body callback is ours (pinned in pyproject.toml, tested in tests/fa
 A bound that is broken raises `ResponseTooLarge`; a deadline that passes, `DeadlineExceeded`.
 """
 
+import base64
 import socket
 import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import gevent
 from geventhttpclient.response import HTTPParseError, HTTPResponse
+
+from faultsuite.secrets import redact_url
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -145,11 +148,16 @@ class Connection:
     def __init__(self, base_url: str, connect_timeout_s: float = 5.0, limits: Limits = DEFAULT_LIMITS):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http:// or https:// URL, got {base_url!r}")
+            raise ValueError(f"expected an http:// or https:// URL, got {redact_url(base_url)!r}")
         self.scheme = parts.scheme
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
+        # Credentials in the URL (`http://user:key@host`) are sent as HTTP Basic auth.
+        self._authorization = None
+        if parts.username is not None:
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            self._authorization = "Basic " + base64.b64encode(credentials).decode()
         self.connect_timeout_s = connect_timeout_s
         self.limits = limits
         self.arrived_at = 0.0  # perf_counter of the last read that brought bytes
@@ -188,10 +196,12 @@ class Connection:
         self._deadline = deadline
         self._reads = 0
         lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self._host_header}", "Accept-Encoding: identity"]
+        if self._authorization is not None and not any(name.lower() == "authorization" for name in headers):
+            lines.append(f"Authorization: {self._authorization}")
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
-        payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+        payload = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + (body or b"")
         try:
             return self._exchange(method, payload)
         except BaseException:

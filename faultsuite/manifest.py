@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from faultsuite.layout import RunLayout
+from faultsuite.secrets import redact_text
 
 __all__ = ["DEFAULT_SLA_LATENCY_S", "RunManifest", "command_as_typed", "read_manifest", "run_title", "versions", "write_manifest"]
 
@@ -64,7 +65,7 @@ class RunManifest:
     deployment: str
     failure: str
     sla_latency_s: float = DEFAULT_SLA_LATENCY_S
-    command: str = field(default_factory=command_as_typed)
+    command: str = field(default_factory=lambda: redact_text(command_as_typed()))
     started_at: float | None = None
     ended_at: float | None = None
     startup_time_s: float | None = None

@@ -64,7 +64,7 @@ class ChatUser(User):
             session.finished()
             raise StopUser()
         start_offset_s = session.clock.offset()
-        outcome = send_chat(self.connection, CHAT_PATH, self.body(session), load.request_timeout_s, self.environment.events.request)
+        outcome = send_chat(self.connection, CHAT_PATH, self.body(session), load.request_timeout_s, self.environment.events.request, load.headers)
         result = outcome.result
         session.record(
             RequestRecord(

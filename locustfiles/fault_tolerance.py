@@ -16,6 +16,7 @@ from locust.runners import WorkerRunner
 from deployments.factory import check_before_launch
 from deployments.probes import check_answers
 from faultsuite.errors import ConfigError
+from faultsuite.secrets import RedactingFilter, redact_text, redact_url
 from locustfiles.chat_user import ChatUser
 from locustfiles.distributed import drain_workers
 from locustfiles.options import add_options
@@ -39,12 +40,15 @@ def check_endpoint(scenario: Scenario) -> None:
     if scenario.deployment is not None:
         check_before_launch(scenario.deployment, scenario.deployment_source)
     elif scenario.host is not None:
-        check_answers(scenario.host, f"--host {scenario.host}: endpoint")
+        check_answers(scenario.host, f"--host {redact_url(scenario.host)}: endpoint")
 
 
 @events.init_command_line_parser.add_listener
 def _add_options(parser, **_kwargs) -> None:
     add_options(parser)
+    # Its Start launches processes and kills them, and it has no login of its own: loopback
+    # unless another address is asked for (then put --web-login or a proxy in front).
+    parser.set_defaults(web_host="127.0.0.1")
 
 
 @events.init.add_listener
@@ -56,9 +60,16 @@ def _validate_headless(environment, **_kwargs) -> None:
     try:
         check_endpoint(scenario_from_options(options))
     except ConfigError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {redact_text(str(exc))}\n")
         sys.stderr.flush()
         sys.exit(2)
+
+
+@events.init.add_listener
+def _redact_logs(**_kwargs) -> None:
+    """Nothing that looks like a key reaches a log line (see faultsuite.secrets)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
 
 
 @events.init.add_listener
@@ -155,7 +166,7 @@ def _report_run_error(**_kwargs) -> None:
         if run is None:
             continue
         if run.error is not None:
-            sys.stderr.write(f"error: {run.error}\n")
+            sys.stderr.write(f"error: {redact_text(run.error)}\n")
         if run.records_lost is not None:
             sys.stderr.write(f"error: {run.records_lost}\n")
         for line in run.write_errors:

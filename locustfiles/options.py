@@ -51,7 +51,10 @@ class dropdown(list):  # lower case: it reads as a call, `choices=dropdown(names
 
 
 def add_options(parser) -> None:
-    """Register the options on Locust's argument parser (an `init_command_line_parser` hook)."""
+    """Register the options on Locust's argument parser (an `init_command_line_parser` hook).
+
+    Numbers are taken as text and checked by `locustfiles.scenario`, so that a bad one is our
+    own one-line error (exit 2), not argparse's usage dump."""
     # Straight on the parser, not an argument group: only Locust's own add_argument marks an
     # option for the web UI form.
     failures = _names(lambda: load_catalogue().names())
@@ -72,22 +75,21 @@ def add_options(parser) -> None:
     )
     parser.add_argument("--fault-at", default="", help="seconds after the clients start to inject the failure (default: from the YAML)")
     parser.add_argument("--fault-count", default="", help="processes each injection signals (default: from the YAML)")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent clients, one Locust user each")
+    parser.add_argument("--clients", default=8, help="concurrent clients, one Locust user each")
     parser.add_argument(
         "--ramp-up",
-        type=float,
         default=1.0,
         help="seconds over which the clients send their first requests, evenly spread (0: all at once)",
     )
-    parser.add_argument("--requests-per-client", type=int, default=20, help="requests each client sends, one at a time")
-    parser.add_argument("--max-tokens", type=int, default=32, help="max_tokens of each request")
+    parser.add_argument("--requests-per-client", default=20, help="requests each client sends, one at a time")
+    parser.add_argument("--max-tokens", default=32, help="max_tokens of each request")
     parser.add_argument("--prompt", default="", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")
-    parser.add_argument("--prompt-tokens", type=int, default=64, help="length of the synthetic prompt in words")
+    parser.add_argument("--prompt-tokens", default=64, help="length of the synthetic prompt in words")
     parser.add_argument("--no-stream", action="store_true", default=False, help="send non-streaming requests")
-    parser.add_argument("--request-timeout", type=float, default=10.0, help="seconds before a request counts as timed out")
-    parser.add_argument("--retry-delay", type=float, default=0.5, help="seconds a client waits after a failed request before its next one")
-    parser.add_argument("--sla-latency", type=float, default=DEFAULT_SLA_LATENCY_S, help="latency (s) above which a success is an SLA violation")
-    parser.add_argument("--max-run-time", type=float, default=110.0, help="seconds of load before the run is stopped anyway")
+    parser.add_argument("--request-timeout", default=10.0, help="seconds before a request counts as timed out")
+    parser.add_argument("--retry-delay", default=0.5, help="seconds a client waits after a failed request before its next one")
+    parser.add_argument("--sla-latency", default=DEFAULT_SLA_LATENCY_S, help="latency (s) above which a success is an SLA violation")
+    parser.add_argument("--max-run-time", default=110.0, help="seconds of load before the run is stopped anyway")
     parser.add_argument("--results-dir", default="", help="the results directory: a new or empty one (default: results/<deployment>/<failure>-<timestamp>)")
     parser.add_argument(
         "--dry-run",

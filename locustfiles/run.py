@@ -26,10 +26,11 @@ from faultsuite.events import EventLog
 from faultsuite.layout import RunLayout
 from faultsuite.manifest import RunManifest, run_title, write_manifest
 from faultsuite.records import RecordWriter, RequestRecord, describe_write_error
+from faultsuite.secrets import REDACTED, RedactingFilter, redact
 from gate.abort import AbortWatch
 from gate.ci_outputs import append_step_summary, checks_markdown, write_junit
 from gate.expectations import Outcome, evaluate
-from locustfiles.scenario import DEFAULT_RESULTS_ROOT, Scenario
+from locustfiles.scenario import DEFAULT_RESULTS_ROOT, LoadSettings, Scenario
 from reports.render import render_run
 from reports.results import run_notes, summary_markdown
 from reports.summary import Summary
@@ -41,6 +42,14 @@ from samplers.watcher import MetricNames, Watcher
 __all__ = ["FaultToleranceRun", "RunController", "controller_of", "controllers"]
 
 log = logging.getLogger(__name__)
+
+
+def _as_written(load: LoadSettings) -> dict:
+    """The load settings as run.json holds them: header values never, other credentials
+    redacted."""
+    settings = redact(asdict(load))
+    settings["headers"] = dict.fromkeys(load.headers, REDACTED)
+    return settings
 
 
 def default_run_dir(scenario: Scenario) -> Path:
@@ -69,7 +78,7 @@ class FaultToleranceRun:
             failure=scenario.failure_name,
             sla_latency_s=scenario.load.sla_latency_s,
             started_at=self.clock.wall_origin,
-            load=asdict(scenario.load),
+            load=_as_written(scenario.load),
         )
         write_manifest(self.manifest, self.run_dir)
         self.deployment: Deployment | None = None
@@ -91,6 +100,7 @@ class FaultToleranceRun:
         self._finished: set[int] = set()
         self._log_handler = logging.FileHandler(self.layout.log, encoding="utf-8")
         self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self._log_handler.addFilter(RedactingFilter())
         logging.getLogger().addHandler(self._log_handler)
 
     @property

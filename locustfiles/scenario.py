@@ -42,6 +42,8 @@ class LoadSettings:
     max_run_time_s: float
     #: Merged into every request body: what the deployment asks for beyond OpenAI's fields.
     extra_body: dict[str, Any] = field(default_factory=dict)
+    #: Sent with every request (the deployment's `request.headers`, filled); never written.
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_requests(self) -> int:
@@ -152,6 +154,7 @@ def scenario_from_options(options) -> Scenario:
         sla_latency_s=_number("sla-latency", options.sla_latency),
         max_run_time_s=_number("max-run-time", options.max_run_time),
         extra_body=deployment.request.body_for(max_tokens) if deployment is not None else {},
+        headers=deployment.request.header_values(deployment_name or deployment.name) if deployment is not None else {},
     )
     results_dir = Path(options.results_dir) if options.results_dir else None
     _can_be_written(results_dir or DEFAULT_RESULTS_ROOT, f"--results-dir {results_dir}" if results_dir else "the results directory", is_directory=True)

@@ -12,8 +12,14 @@ class ClientsShape(LoadTestShape):
 
     def tick(self):
         environment = self.runner.environment
-        clients = int(environment.parsed_options.clients)
         run = controller_of(environment).current
-        if run is not None and run.should_stop():
-            return None
+        if run is not None:
+            if run.should_stop():
+                return None
+            clients = run.scenario.load.clients
+        else:  # the first tick, before the run exists: a bad number is the run's to refuse
+            try:
+                clients = max(1, int(environment.parsed_options.clients))
+            except (TypeError, ValueError):
+                clients = 1
         return clients, clients

@@ -109,3 +109,20 @@ failures:
       - {at_s: 1, target: {role: decode_worker, child: engine, leader_only: true}}
 """)
     assert str(path) in message and "leader_only" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(("repeat", "says"), [("{every_s: 1, times: 1000000000000}", "times: input should be less than or equal to 10000"),
+                                             ("{every_s: .inf, times: 2}", "every_s: input should be a finite number")])  # fmt: skip
+def test_a_repeat_that_could_not_fit_in_memory_or_never_ends_is_rejected(tmp_path, repeat, says):
+    path, message = rejection(tmp_path, f"""\
+failures:
+  storm:
+    injections:
+      - {{at_s: 1, target: {{role: decode_worker}}, repeat: {repeat}}}
+""")
+    assert message == f"{path}: failures.storm.injections.0.repeat.{says}"
+
+
+def test_a_failure_name_that_is_not_one_path_segment_is_rejected(tmp_path):
+    path, message = rejection(tmp_path, "failures:\n  ../../elsewhere: {}\n")
+    assert str(path) in message and "should match pattern" in message

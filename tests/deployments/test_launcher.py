@@ -2,8 +2,11 @@
 processes. Each deployment is a tiny YAML file of `{python} -c` scripts, so it starts in well
 under a second; one test runs the shipped agg-dp1 with its engine death detected."""
 
+import dataclasses
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import gevent
@@ -15,7 +18,7 @@ from deployments.launcher import LaunchedDeployment
 from deployments.models import DEPLOYMENTS_DIR, DeploymentSpec, load_deployment
 from faultsuite.clock import RunClock
 from faultsuite.errors import LaunchError
-from faultsuite.events import Event, EventLog
+from faultsuite.events import Event, EventLog, FaultOutcome, TargetScope
 from tests.live import EVENT_TIMEOUT_S, STUB_ENDPOINT_SCRIPT, eventually, is_running
 
 READY_LINE = "ready"
@@ -310,3 +313,35 @@ def test_down_ends_a_grandchild_that_left_the_replica_process_group(launch):
     assert os.getpgid(grandchild) != deployment.replicas_of("escaper")[0].pid
     deployment.down(grace_s=TEARDOWN_GRACE_S)
     assert not is_running(grandchild)
+
+
+def test_teardown_never_signals_the_group_of_a_leader_already_reaped(launch, monkeypatch):
+    """After a `restart: never` replica dies and is reaped, its pid may be a stranger's: a
+    process that took it as a group leader would get our SIGTERM. So no killpg for it."""
+    deployment = launch([UNRESTARTED_ENDPOINT])
+    deployment.up()
+    dead_pid = deployment.replicas[0].pid
+    os.killpg(dead_pid, signal.SIGKILL)
+    wait_for_event(deployment, "exit", "endpoint")  # reaped by its supervisor
+    signalled_groups = []
+    monkeypatch.setattr(os, "killpg", lambda pgid, sig: signalled_groups.append(pgid))
+
+    deployment.down()
+
+    assert dead_pid not in signalled_groups
+
+
+def test_a_fault_whose_pid_is_now_a_strangers_reaches_nobody(launch):
+    """A target resolved before its process died names a pid that may since be a stranger's
+    (here: a process the test starts, standing for one that took the reused pid)."""
+    deployment = launch([RESTARTED_ENDPOINT])
+    deployment.up()
+    (target,) = deployment.fault_targets("endpoint")
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        for scope in (TargetScope.LEADER, TargetScope.GROUP, TargetScope.CHILD):
+            outcome = deployment.signal(dataclasses.replace(target, pid=stranger.pid, scope=scope), signal.SIGKILL)
+            assert (scope, outcome, stranger.poll()) == (scope, FaultOutcome.PROCESS_GONE, None)
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -97,3 +97,38 @@ def test_a_body_cut_before_its_length_is_a_reset():
 
     with pytest.raises(ConnectionResetError):
         fetch(url, 5.0)
+
+
+class HeaderEchoHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        body = f"{self.headers.get('Authorization')}|{self.headers.get('X-Team')}|{self.headers.get('Accept-Encoding')}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args):
+        pass
+
+
+@pytest.fixture
+def echo_server() -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeaderEchoHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_credentials_in_the_url_go_as_basic_auth_and_headers_as_given(echo_server):
+    status, body = fetch(f"http://user:s3cret@127.0.0.1:{echo_server}/", 5.0, headers={"X-Team": "sre"})
+
+    assert (status, body) == (200, b"Basic dXNlcjpzM2NyZXQ=|sre|identity")
+
+
+def test_a_header_given_wins_over_the_url_credentials(echo_server):
+    _, body = fetch(f"http://user:s3cret@127.0.0.1:{echo_server}/", 5.0, headers={"Authorization": "Bearer k"})
+
+    assert body.startswith(b"Bearer k|")
