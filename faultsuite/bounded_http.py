@@ -94,15 +94,6 @@ class Response:
         self._connection = connection
         self._parser = parser
         self.status: int = parser.status_code
-        self.reason: str = parser.status_message or ""
-
-    def header(self, name: str) -> str | None:
-        value = self._parser.get(name)
-        return ", ".join(value) if isinstance(value, list) else value
-
-    @property
-    def complete(self) -> bool:
-        return self._parser.message_complete
 
     def chunks(self) -> Iterator[tuple[bytes, float]]:
         """The body as it arrives: (bytes, `time.perf_counter()` when they came), one item per

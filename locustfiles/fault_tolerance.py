@@ -114,9 +114,11 @@ def _start_run(environment, **_kwargs) -> None:
         run = FaultToleranceRun(scenario)
     except ConfigError as exc:
         log.error("%s", exc)
+        controller.config_error = str(exc)
         environment.process_exit_code = 2
         gevent.spawn(environment.runner.quit)
         return
+    controller.config_error = None
     controller.current = run
     if controller.interrupted is not None:  # the signal came before the run existed
         run.interrupt(controller.interrupted)
@@ -162,6 +164,8 @@ def _report_run_error(**_kwargs) -> None:
     """A run that could not start, or missed an expectation, ends with one line per reason,
     after Locust's stats."""
     for controller in controllers():
+        if controller.config_error is not None:
+            sys.stderr.write(f"error: {redact_text(controller.config_error)}\n")
         run = controller.last
         if run is None:
             continue

@@ -348,6 +348,7 @@ class RunController:
         self.last: FaultToleranceRun | None = None
         self.started_at = time.time()
         self.interrupted: str | None = None  # the signal (SIGINT, SIGTERM) that ends this process
+        self.config_error: str | None = None  # why the last Start was refused (bad input)
 
 
 _controllers: "weakref.WeakKeyDictionary[object, RunController]" = weakref.WeakKeyDictionary()

@@ -110,9 +110,13 @@ class StreamReader:
 
     def feed(self, text: str, at: float) -> None:
         self._last_at = at
-        self._buffer += text
-        while "\n" in self._buffer:
-            line, self._buffer = self._buffer.split("\n", 1)
+        if "\n" not in text:
+            self._buffer += text
+            return
+        # One split per feed: a read holding hundreds of events costs one pass, not one each.
+        lines = (self._buffer + text).split("\n")
+        self._buffer = lines.pop()
+        for line in lines:
             self._line(line.rstrip("\r"), at)
 
     def _line(self, line: str, at: float) -> None:

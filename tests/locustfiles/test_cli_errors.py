@@ -122,6 +122,9 @@ CASES = {
     "a results directory under a file": BadInput(
         ["--results-dir", "{dir}/afile/run"], "--results-dir {dir}/afile/run: is under {dir}/afile, which is a file", files={"afile": "x"}
     ),
+    "a results directory where nothing may be written": BadInput(
+        ["--results-dir", "/proc/1/fault-results"], "--results-dir /proc/1/fault-results: /proc/1 is not writable"
+    ),
     "a junit file under a file": BadInput(
         ["--junit", "{dir}/afile/junit.xml"], "--junit {dir}/afile/junit.xml: is under {dir}/afile, which is a file", files={"afile": "x"}
     ),
