@@ -147,6 +147,10 @@ def _stop_run(environment, **_kwargs) -> None:
     controller = controller_of(environment)
     run = controller.current
     if run is None:
+        if controller.last is not None:
+            # A stop already under way (a signal's, while Locust's own SIGTERM handler shuts
+            # down too): the process must not exit before its reports are written.
+            controller.last.finished.wait()
         return
     # Distributed load: the workers' last records are written before the run closes its files.
     drain_workers(environment)
@@ -175,8 +179,8 @@ def _report_run_error(**_kwargs) -> None:
             sys.stderr.write(f"error: {run.records_lost}\n")
         for line in run.write_errors:
             sys.stderr.write(f"error: {line}\n")
-        if run.interrupted is not None:
-            sys.stderr.write(f"interrupted by {run.interrupted}: reports written to {run.run_dir}\n")
+        if run.interrupted is not None and run.summary is not None:
+            sys.stderr.write(f"interrupted by {run.interrupted}: the reports of what ran are in {run.run_dir}\n")
         for outcome in run.outcomes:
             if not outcome.passed:
                 sys.stderr.write(f"expectation failed: {outcome.reason}\n")

@@ -16,6 +16,8 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+import gevent.event
+
 from chaos.injector import FaultScheduler
 from chaos.plan import describe_plan
 from deployments.factory import open_deployment
@@ -92,6 +94,7 @@ class FaultToleranceRun:
         self.write_errors: list[str] = []  # outputs that could not be written, one line each
         self.dry_run_done = False
         self.stopped = False
+        self.finished = gevent.event.Event()  # set once stop() has written what it could
         self.summary: Summary | None = None
         self.abort_watch = AbortWatch(scenario.abort_rule) if scenario.abort_rule else None
         self.outcomes: list[Outcome] = []  # the expectations' and abort rule's, once stopped
@@ -292,6 +295,7 @@ class FaultToleranceRun:
             self.outcomes = self._check_expectations(self.summary)
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
+            self.finished.set()
         return self.summary
 
     def _closing(self, writer: RecordWriter) -> None:

@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     start_locust,
     tagged_environment,
     wait_for_no_tagged_processes,
+    web_ui_running,
 )
 
 pytestmark = pytest.mark.e2e
@@ -136,3 +137,22 @@ def test_a_broken_failure_catalogue_is_one_error_line_naming_it(tmp_path):
         2, [line for line in error_lines(done.stderr) if "failures.yaml: invalid YAML" in line][-1:], False,
     ), done.stderr[-3000:]  # fmt: skip
     assert "unrecognized arguments" not in done.stderr
+
+
+def test_sigterm_to_the_web_ui_mid_run_writes_the_reports_and_exits_143(tmp_path):
+    from tests.e2e.test_web_ui import post, swarm_form
+
+    with web_ui_running(tmp_path) as (proc, base, tag):
+        assert post(base, "/swarm", swarm_form("none", clients=2, requests_per_client=200))["success"] is True
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(tmp_path.glob("results/agg-dp1/*/client_*.jsonl")):
+            time.sleep(0.2)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        (run_dir,) = tmp_path.glob("results/agg-dp1/*")
+
+        assert proc.returncode == 143, (tmp_path / "locust.err").read_text()[-3000:]
+        assert "Interrupted by SIGTERM" in (run_dir / "summary.md").read_text()
+        assert (run_dir / "report.html").is_file()
+        assert wait_for_no_tagged_processes(tag, NO_ORPHANS_WITHIN_S) == []
