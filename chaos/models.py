@@ -5,14 +5,14 @@ one small class each, registered with `register_kind`.
 """
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from chaos.context import FaultContext
 from deployments.interface import FaultTarget
 from faultsuite.errors import ConfigError
-from faultsuite.yamlfile import KeyPathError, StrictModel, describe_error, load_yaml
+from faultsuite.yamlfile import KeyPathError, PlainName, StrictModel, describe_error, load_yaml
 
 __all__ = [
     "CATALOGUE_PATH",
@@ -29,8 +29,6 @@ __all__ = [
 CATALOGUE_PATH = Path(__file__).resolve().parent / "failures.yaml"
 #: Most injections one `repeat` may make: a storm, not a schedule that cannot fit in memory.
 MAX_REPEATS = 10_000
-#: A failure's name or alias: it names the results directory, so it is one plain path segment.
-FailureName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 class Target(StrictModel):
@@ -127,7 +125,7 @@ def parse_injection(data: object, index: int) -> Injection:
 
 class Failure(StrictModel):
     description: str = ""
-    aliases: list[FailureName] = Field(default_factory=list)
+    aliases: list[PlainName] = Field(default_factory=list)
     injections: list[SerializeAsAny[Injection]] = Field(default_factory=list)
 
     @field_validator("injections", mode="before")
@@ -151,7 +149,7 @@ class Failure(StrictModel):
 
 
 class Catalogue(StrictModel):
-    failures: dict[FailureName, Failure]
+    failures: dict[PlainName, Failure]
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Catalogue":

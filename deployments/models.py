@@ -33,7 +33,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from faultsuite.errors import ConfigError
 from faultsuite.secrets import fill_environment
-from faultsuite.yamlfile import KeyPathError, StrictModel, read_yaml, validate
+from faultsuite.yamlfile import KeyPathError, PlainName, StrictModel, read_yaml, validate
 
 __all__ = [
     "DEPLOYMENTS_DIR",
@@ -133,8 +133,6 @@ def check_regex(value: str) -> str:
 
 Regex = Annotated[str, AfterValidator(check_regex)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-#: A deployment's name: it names the results directory, so it is one plain path segment.
-DeploymentName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="letters, digits, '.', '_', '-'")]
 
 
 class HttpProbe(StrictModel):
@@ -251,7 +249,7 @@ class DeploymentSpec(StrictModel):
     """A graph the suite launches (`kind: launch`)."""
 
     kind: Literal["launch"] = "launch"
-    name: DeploymentName
+    name: PlainName
     description: str = ""
     model: str
     endpoint: UrlTemplate = Field(description="base URL clients use (template)")
@@ -371,7 +369,7 @@ class AttachSpec(StrictModel):
     nothing down, and signals only single processes its selectors match (never a group)."""
 
     kind: Literal["attach"]
-    name: DeploymentName
+    name: PlainName
     description: str = ""
     model: str
     endpoint: Url = Field(description="base URL clients use, e.g. http://127.0.0.1:8000")

@@ -9,10 +9,10 @@ expanded). Numbers in any model are finite: `.inf` and `.nan` are errors.
 """
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from faultsuite.errors import ConfigError
 
@@ -20,6 +20,7 @@ __all__ = [
     "MAX_EXPANDED_NODES",
     "MAX_FILE_BYTES",
     "KeyPathError",
+    "PlainName",
     "StrictModel",
     "describe_error",
     "load_yaml",
@@ -34,6 +35,11 @@ Model = TypeVar("Model", bound=BaseModel)
 MAX_FILE_BYTES = 1024 * 1024
 #: How many nodes a document may hold once its aliases are expanded.
 MAX_EXPANDED_NODES = 100_000
+
+
+#: A name that becomes one segment of a results path (a deployment's, a failure's): letters,
+#: digits, '.', '_', '-', never a path of its own.
+PlainName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="letters, digits, '.', '_', '-'")]
 
 
 class StrictModel(BaseModel):

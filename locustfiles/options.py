@@ -26,14 +26,6 @@ MAXIMA: dict[str, float] = {
 }
 
 
-def _names(list_names) -> list[str]:
-    """The names for a dropdown; none when their file is broken, whose one-line error the
-    run itself reports (exit 2), with every option still known to the parser."""
-    try:
-        return list_names()
-    except ConfigError:
-        return []
-
 
 class dropdown(list):  # lower case: it reads as a call, `choices=dropdown(names)`
     """Choices that argparse never rejects.
@@ -57,7 +49,10 @@ def add_options(parser) -> None:
     own one-line error (exit 2), not argparse's usage dump."""
     # Straight on the parser, not an argument group: only Locust's own add_argument marks an
     # option for the web UI form.
-    failures = _names(lambda: load_catalogue().names())
+    try:
+        failures = load_catalogue().names()
+    except ConfigError:  # a broken catalogue is the run's to report, in one line; every option must still parse
+        failures = []
     parser.add_argument(
         "--deployment",
         default="",

@@ -68,9 +68,6 @@ class FaultToleranceRun:
         self.run_dir = scenario.results_dir or default_run_dir(scenario)
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            probe = self.run_dir / ".writable"
-            probe.touch()
-            probe.unlink()
         except OSError as exc:
             raise ConfigError(f"results directory {self.run_dir}: cannot be written ({describe_write_error(exc)})") from None
         self.layout = RunLayout(self.run_dir)
@@ -134,7 +131,7 @@ class FaultToleranceRun:
             return
         except Exception as exc:  # noqa: BLE001 - a launch that broke unforeseen is still a failed run, told in one line
             log.debug("launch failed", exc_info=True)
-            self._launch_failed(f"launch failed unexpectedly: {type(exc).__name__}: {exc}")
+            self._launch_failed(f"unexpected {type(exc).__name__}: {exc}")
             return
         self._update_manifest(startup_time_s=startup_time_s)
         if self.stopped:  # the run was stopped while the deployment came up: start nothing
