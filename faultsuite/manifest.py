@@ -72,6 +72,7 @@ class RunManifest:
     error: str | None = None  # why the run did not start
     interrupted: str | None = None  # the signal that ended the run early, e.g. "SIGTERM"
     records_lost: str | None = None  # why records stopped reaching the disk, e.g. disk full
+    generator_lag_s: float | None = None  # open-loop load: how far behind its schedule the generator fell
     gpu_note: str | None = None  # why no GPU was sampled; None when one was (or not yet known)
     load: dict = field(default_factory=dict)
     versions: dict = field(default_factory=versions)

@@ -57,10 +57,23 @@ class RequestRecord:
     http_status: int | None = None
     error_kind: FailureKind | None = None
     error: str | None = None
+    #: Open-loop load only: when the request should have been sent. Its `latency_s` and
+    #: `ttft_s` then count from here, the wait for a free slot included.
+    scheduled_offset_s: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.status == "success"
+
+    @property
+    def end_offset_s(self) -> float:
+        """When the request ended, as a run offset."""
+        return (self.start_offset_s if self.scheduled_offset_s is None else self.scheduled_offset_s) + self.latency_s
+
+    @property
+    def send_lag_s(self) -> float | None:
+        """How late it was sent after it should have been; None for closed-loop load."""
+        return None if self.scheduled_offset_s is None else self.start_offset_s - self.scheduled_offset_s
 
     @property
     def mean_itl_s(self) -> float | None:
@@ -138,6 +151,7 @@ REQUESTS_CSV_COLUMNS = (
     "http_status",
     "finish_reason",
     "error",
+    "scheduled_offset_s",
 )
 
 
@@ -163,6 +177,7 @@ def write_requests_csv(records: Iterable[RequestRecord], path: Path) -> None:
                     "" if r.http_status is None else r.http_status,
                     r.finish_reason or "",
                     r.error or "",
+                    "" if r.scheduled_offset_s is None else f"{r.scheduled_offset_s:.6f}",
                 ]
             )
 

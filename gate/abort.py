@@ -48,7 +48,7 @@ class AbortWatch:
     triggered: str | None = None  # the reason, once broken
 
     def observe(self, record: RequestRecord) -> None:
-        self._ended.append((record.start_offset_s + record.latency_s, record.ok))
+        self._ended.append((record.end_offset_s, record.ok))
 
     def check(self, now_s: float, load_started_s: float) -> str | None:
         """The reason to abort now, or None. `now_s` and `load_started_s` are run offsets."""

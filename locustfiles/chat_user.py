@@ -6,12 +6,51 @@ from locust.exception import StopUser
 
 from faultsuite.bounded_http import Connection
 from faultsuite.records import RequestRecord
-from locustfiles.chat_client import send_chat
+from locustfiles.chat_client import ChatOutcome, send_chat
 from locustfiles.distributed import ClientSession, join_run
 
-__all__ = ["ChatUser"]
+__all__ = ["CHAT_PATH", "ChatUser", "record_of", "request_body"]
 
 CHAT_PATH = "/v1/chat/completions"
+
+
+def request_body(session: ClientSession) -> dict:
+    """The chat request every client of the run sends."""
+    load = session.load
+    body = {
+        **load.extra_body,
+        "model": session.model,
+        "messages": [{"role": "user", "content": load.prompt}],
+        "max_tokens": load.max_tokens,
+        "stream": load.stream,
+    }
+    if load.stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def record_of(session: ClientSession, seq: int, start_offset_s: float, outcome: ChatOutcome, scheduled_offset_s: float | None = None) -> RequestRecord:
+    """The record of one request. With `scheduled_offset_s` (open-loop load) its latency and
+    TTFT count from then: the wait for a free slot is part of what its user waited."""
+    result = outcome.result
+    waited_s = 0.0 if scheduled_offset_s is None else start_offset_s - scheduled_offset_s
+    return RequestRecord(
+        client=session.client_id,
+        seq=seq,
+        start_time=outcome.start_time,
+        end_time=outcome.start_time + outcome.latency_s,
+        start_offset_s=start_offset_s,
+        latency_s=waited_s + outcome.latency_s,
+        status="success" if outcome.ok else "failure",
+        ttft_s=None if result.first_token_at is None else waited_s + result.first_token_at,
+        itl_s=tuple(result.inter_token_s),
+        output_tokens=result.output_tokens,
+        finish_reason=result.finish_reason,
+        http_status=outcome.http_status,
+        error_kind=result.error_kind,
+        error=result.error,
+        scheduled_offset_s=scheduled_offset_s,
+    )
 
 
 class ChatUser(User):
@@ -41,19 +80,6 @@ class ChatUser(User):
             # round arriving together; spreading their first requests is what real users do.
             gevent.sleep(self.session.load.start_delay_s(self.session.client_id))
 
-    def body(self, session: ClientSession) -> dict:
-        load = session.load
-        body = {
-            **load.extra_body,
-            "model": session.model,
-            "messages": [{"role": "user", "content": load.prompt}],
-            "max_tokens": load.max_tokens,
-            "stream": load.stream,
-        }
-        if load.stream:
-            body["stream_options"] = {"include_usage": True}
-        return body
-
     @task
     def chat(self) -> None:
         session = self.session
@@ -64,26 +90,8 @@ class ChatUser(User):
             session.finished()
             raise StopUser()
         start_offset_s = session.clock.offset()
-        outcome = send_chat(self.connection, CHAT_PATH, self.body(session), load.request_timeout_s, self.environment.events.request, load.headers)
-        result = outcome.result
-        session.record(
-            RequestRecord(
-                client=session.client_id,
-                seq=self.sent,
-                start_time=outcome.start_time,
-                end_time=outcome.start_time + outcome.latency_s,
-                start_offset_s=start_offset_s,
-                latency_s=outcome.latency_s,
-                status="success" if outcome.ok else "failure",
-                ttft_s=result.first_token_at,
-                itl_s=tuple(result.inter_token_s),
-                output_tokens=result.output_tokens,
-                finish_reason=result.finish_reason,
-                http_status=outcome.http_status,
-                error_kind=result.error_kind,
-                error=result.error,
-            )
-        )
+        outcome = send_chat(self.connection, CHAT_PATH, request_body(session), load.request_timeout_s, self.environment.events.request, load.headers)
+        session.record(record_of(session, self.sent, start_offset_s, outcome))
         self.sent += 1
         if not outcome.ok:
             # A real client backs off after an error instead of hammering a broken service.

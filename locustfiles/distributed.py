@@ -75,6 +75,8 @@ class ClientSession:
     clock: RunClock
     record: Callable[[RequestRecord], None]
     finished: Callable[[], None]
+    #: Where the open-loop generator reports how far behind its schedule it fell (a local run).
+    report_generator_lag: Callable[[float], None] | None = None
 
 
 def join_run(environment) -> ClientSession | None:
@@ -88,7 +90,7 @@ def join_run(environment) -> ClientSession | None:
         return None
     client_id = run.register_client()
     return ClientSession(
-        client_id, run.scenario.load, run.scenario.model, run.clock, run.record, lambda: run.client_finished(client_id)
+        client_id, run.scenario.load, run.scenario.model, run.clock, run.record, lambda: run.client_finished(client_id), run.note_generator_lag
     )
 
 

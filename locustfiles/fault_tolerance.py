@@ -18,6 +18,7 @@ from deployments.probes import check_answers
 from faultsuite.errors import ConfigError
 from faultsuite.secrets import RedactingFilter, redact_text, redact_url
 from locustfiles.chat_user import ChatUser
+from locustfiles.open_loop_user import OpenLoopUser
 from locustfiles.distributed import drain_workers
 from locustfiles.options import add_options
 from locustfiles.run import FaultToleranceRun, controller_of, controllers
@@ -25,7 +26,7 @@ from locustfiles.scenario import Scenario, scenario_from_options
 from locustfiles.shape import ClientsShape
 from locustfiles.web_ui import install as install_web_ui
 
-__all__ = ["ChatUser", "ClientsShape"]
+__all__ = ["ChatUser", "ClientsShape", "OpenLoopUser"]
 
 log = logging.getLogger("fault_tolerance")
 

@@ -3,6 +3,7 @@
 import argparse
 
 from chaos.models import load_catalogue
+from locustfiles.arrivals import ARRIVALS
 from deployments.models import available_deployments
 from faultsuite.errors import ConfigError
 from faultsuite.manifest import DEFAULT_SLA_LATENCY_S
@@ -23,6 +24,10 @@ MAXIMA: dict[str, float] = {
     "max_run_time": 604_800,
     "fault_at": 604_800,
     "fault_count": 10_000,
+    "rate": 100_000,
+    "duration": 604_800,
+    "max_concurrency": 100_000,
+    "seed": 2**32 - 1,
 }
 
 
@@ -77,6 +82,33 @@ def add_options(parser) -> None:
         help="seconds over which the clients send their first requests, evenly spread (0: all at once)",
     )
     parser.add_argument("--requests-per-client", default=20, help="requests each client sends, one at a time")
+    parser.add_argument(
+        "--rate",
+        default="",
+        help="open-loop load: requests per second, sent whether or not earlier ones were answered "
+        "(instead of --clients x --requests-per-client)",
+    )
+    parser.add_argument("--duration", default=30.0, help="seconds over which --rate's requests arrive")
+    parser.add_argument(
+        "--rate-stages",
+        default="",
+        metavar="RATE:SECONDS,...",
+        help="open-loop load in stages, each a rate held for some seconds, e.g. '5:10,20:30' (instead of --rate)",
+    )
+    parser.add_argument(
+        "--arrival",
+        default="",
+        choices=dropdown(ARRIVALS),
+        metavar="|".join(ARRIVALS),
+        help="how open-loop requests are spaced: poisson (a Poisson process, the default) or constant",
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        default=1000,
+        help="open-loop load: requests in flight at most; an arrival that finds this many waits, and its "
+        "latency counts from when it should have been sent",
+    )
+    parser.add_argument("--seed", default=0, help="seed of the open-loop arrival times")
     parser.add_argument("--max-tokens", default=32, help="max_tokens of each request")
     parser.add_argument("--prompt", default="", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")
     parser.add_argument("--prompt-tokens", default=64, help="length of the synthetic prompt in words")

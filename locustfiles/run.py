@@ -34,7 +34,7 @@ from gate.ci_outputs import append_step_summary, checks_markdown, write_junit
 from gate.expectations import Outcome, evaluate
 from locustfiles.scenario import DEFAULT_RESULTS_ROOT, LoadSettings, Scenario
 from reports.render import render_run
-from reports.results import run_notes, summary_markdown
+from reports.results import GENERATOR_LAG_NOTE_S, run_notes, summary_markdown
 from reports.summary import Summary
 from samplers.gpu import GpuSampler
 from samplers.processes import ProcessSampler
@@ -230,7 +230,14 @@ class FaultToleranceRun:
         self._finished.add(client_id)
 
     def all_clients_finished(self) -> bool:
-        return len(self._finished) >= self.scenario.load.clients
+        return len(self._finished) >= self.scenario.load.generators
+
+    def note_generator_lag(self, lag_s: float) -> None:
+        """The open-loop generator fell `lag_s` behind its schedule at worst: past
+        GENERATOR_LAG_NOTE_S that is one line now, and a note in the summary and the report."""
+        self._update_manifest(generator_lag_s=round(lag_s, 6))
+        if lag_s > GENERATOR_LAG_NOTE_S:
+            log.warning("the load generator fell behind its schedule by up to %.3f s: the offered rate was not met", lag_s)
 
     def progress(self) -> str:
         """One line for headless runs: requests done of the total, failures so far, before or

@@ -7,6 +7,7 @@ problem a user can make is found here and reported as one ConfigError line.
 import math
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from deployments.models import AnySpec, load_deployment
 from faultsuite.errors import ConfigError
 from gate.abort import AbortRule, parse_abort_rule
 from gate.expectations import Expectation, parse_expectations
+from locustfiles.arrivals import ARRIVALS, Arrival, RateStage, arrival_offsets
 from locustfiles.options import MAXIMA, option_defaults
 from locustfiles.scenario_file import apply_scenario_file
 
@@ -44,10 +46,29 @@ class LoadSettings:
     extra_body: dict[str, Any] = field(default_factory=dict)
     #: Sent with every request (the deployment's `request.headers`, filled); never written.
     headers: dict[str, str] = field(default_factory=dict)
+    #: Open-loop load: the stages of its arrival rate; empty for closed-loop clients.
+    rate_stages: tuple[RateStage, ...] = ()
+    arrival: Arrival = "poisson"
+    max_concurrency: int = 1000
+    seed: int = 0
+
+    @property
+    def open_loop(self) -> bool:
+        return bool(self.rate_stages)
+
+    @property
+    def generators(self) -> int:
+        """Locust users that send the load: one per client, or the one open-loop generator."""
+        return 1 if self.open_loop else self.clients
+
+    @cached_property
+    def arrivals(self) -> list[float]:
+        """Open-loop arrival offsets, seconds after the load starts (see locustfiles.arrivals)."""
+        return arrival_offsets(list(self.rate_stages), self.arrival, self.seed)
 
     @property
     def total_requests(self) -> int:
-        return self.clients * self.requests_per_client
+        return len(self.arrivals) if self.open_loop else self.clients * self.requests_per_client
 
     def start_delay_s(self, client: int) -> float:
         """When client `client` sends its first request, after the load starts."""
@@ -107,6 +128,30 @@ def _can_be_written(path: Path, what: str, *, is_directory: bool) -> None:
         raise ConfigError(f"{what}: {existing} is not writable")
 
 
+def _rate_stages(options) -> tuple[RateStage, ...]:
+    """Open-loop stages from --rate-stages, or --rate held for --duration; () for none."""
+    if options.rate_stages:
+        if options.rate not in (None, ""):
+            raise ConfigError("--rate-stages: give it or --rate, not both")
+        stages = []
+        for part in str(options.rate_stages).split(","):
+            rate, colon, seconds = part.partition(":")
+            if not colon:
+                raise ConfigError(f"--rate-stages: expected RATE:SECONDS, e.g. '5:10,20:30', got {part.strip()!r}")
+            stages.append(RateStage(_number("rate", rate.strip()), _number("duration", seconds.strip())))
+        return tuple(stages)
+    if options.rate in (None, ""):
+        return ()
+    return (RateStage(_number("rate", options.rate), _number("duration", options.duration)),)
+
+
+def _arrival(value) -> Arrival:
+    arrival = value or "poisson"
+    if arrival not in ARRIVALS:
+        raise ConfigError(f"--arrival: unknown arrival {arrival!r}; known: {', '.join(ARRIVALS)}")
+    return arrival
+
+
 def _prompt(options) -> str:
     if options.prompt:
         return options.prompt
@@ -142,6 +187,9 @@ def scenario_from_options(options) -> Scenario:
     if options.fault_count not in (None, ""):
         failure = failure.with_count(_number("fault-count", options.fault_count, int))
     max_tokens = _number("max-tokens", options.max_tokens, int)
+    rate_stages = _rate_stages(options)
+    if rate_stages and (getattr(options, "master", False) or getattr(options, "processes", None)):
+        raise ConfigError("--rate: open-loop load runs in one process for now; drop --master/--processes")
     load = LoadSettings(
         clients=_number("clients", options.clients, int),
         ramp_up_s=_number("ramp-up", options.ramp_up, allow_zero=True),
@@ -155,6 +203,10 @@ def scenario_from_options(options) -> Scenario:
         max_run_time_s=_number("max-run-time", options.max_run_time),
         extra_body=deployment.request.body_for(max_tokens) if deployment is not None else {},
         headers=deployment.request.header_values(deployment_name or deployment.name) if deployment is not None else {},
+        rate_stages=rate_stages,
+        arrival=_arrival(options.arrival),
+        max_concurrency=_number("max-concurrency", options.max_concurrency, int),
+        seed=_number("seed", options.seed, int, allow_zero=True),
     )
     results_dir = Path(options.results_dir) if options.results_dir else None
     _can_be_written(results_dir or DEFAULT_RESULTS_ROOT, f"--results-dir {results_dir}" if results_dir else "the results directory", is_directory=True)

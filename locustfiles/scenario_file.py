@@ -6,6 +6,7 @@
       clients: 8
       requests_per_client: 20
       fault_at: 5
+      # or open-loop: rate: 5 (with duration: 30), or stages: [{rate: 5, for_s: 10}, {rate: 20, for_s: 30}]
     expect:                          # expectation lines, as --expect takes them
       - failed <= 4
       - recovery_time_s <= 10
@@ -18,6 +19,7 @@ file is the more specific of the two. Unknown keys are errors, with their key pa
 
 import argparse
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -27,6 +29,13 @@ from gate.expectations import parse_expectation
 from locustfiles.options import MAXIMA
 
 __all__ = ["ScenarioFile", "apply_scenario_file", "load_scenario_file"]
+
+
+class StageSection(StrictModel):
+    """One stage of open-loop load: `rate` requests per second for `for_s` seconds."""
+
+    rate: float = Field(gt=0)
+    for_s: float = Field(gt=0)
 
 
 class LoadSection(StrictModel):
@@ -45,12 +54,18 @@ class LoadSection(StrictModel):
     max_run_time: float | None = Field(default=None, gt=0)
     fault_at: float | None = Field(default=None, ge=0)
     fault_count: int | None = Field(default=None, gt=0)
+    rate: float | None = Field(default=None, gt=0)
+    duration: float | None = Field(default=None, gt=0)
+    stages: list[StageSection] | None = Field(default=None, min_length=1)
+    arrival: Literal["poisson", "constant"] | None = None
+    max_concurrency: int | None = Field(default=None, gt=0)
+    seed: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _at_most(self) -> "LoadSection":
-        for name, value in self.model_dump(exclude_none=True).items():
+        for name, value in self.model_dump(exclude_none=True, exclude={"stages"}).items():
             most = MAXIMA.get(name)
-            if most is not None and value > most:
+            if most is not None and isinstance(value, (int, float)) and value > most:
                 raise KeyPathError((name,), f"must be at most {most:g}, got {value!r}")
         return self
 
@@ -73,6 +88,8 @@ class ScenarioFile(StrictModel):
         for name, value in self.load.model_dump(exclude_none=True).items():
             if name == "stream":
                 values["no_stream"] = not value
+            elif name == "stages":
+                values["rate_stages"] = ",".join(f"{stage['rate']:g}:{stage['for_s']:g}" for stage in value)
             else:
                 values[name] = value
         if self.expect:

@@ -1,25 +1,35 @@
-"""The load shape: every client at once, until each has sent its requests or time runs out."""
+"""The load shape: every client at once (or the one open-loop generator), until the load is
+sent or time runs out."""
 
 from locust import LoadTestShape
 
+from faultsuite.errors import ConfigError
+from locustfiles.chat_user import ChatUser
+from locustfiles.open_loop_user import OpenLoopUser
 from locustfiles.run import controller_of
+from locustfiles.scenario import LoadSettings, scenario_from_options
 
 __all__ = ["ClientsShape"]
 
 
+def _users(load: LoadSettings) -> tuple[int, int, list]:
+    if load.open_loop:
+        return 1, 1, [OpenLoopUser]
+    return load.clients, load.clients, [ChatUser]
+
+
 class ClientsShape(LoadTestShape):
-    """Spawns `--clients` users together; ends the test when the run says the load is over."""
+    """Spawns the run's users together: `--clients` ChatUsers, or one OpenLoopUser for
+    `--rate`; ends the test when the run says the load is over."""
 
     def tick(self):
         environment = self.runner.environment
         run = controller_of(environment).current
         if run is not None:
-            if run.should_stop():
-                return None
-            clients = run.scenario.load.clients
-        else:  # the first tick, before the run exists: a bad number is the run's to refuse
-            try:
-                clients = max(1, int(environment.parsed_options.clients))
-            except (TypeError, ValueError):
-                clients = 1
-        return clients, clients
+            return None if run.should_stop() else _users(run.scenario.load)
+        # The first tick comes before the run exists (it starts the run): its scenario, read
+        # here too, says which users; a bad one is the run's to refuse, and sends nothing.
+        try:
+            return _users(scenario_from_options(environment.parsed_options).load)
+        except ConfigError:
+            return 1, 1, [ChatUser]

@@ -132,7 +132,7 @@ def _timeline(records: list[RequestRecord], max_points: int | None) -> dict | No
 
 
 def _throughput(records: list[RequestRecord]) -> dict | None:
-    ends = [(math.floor(r.start_offset_s + r.latency_s), r.ok) for r in records if math.isfinite(r.start_offset_s + r.latency_s)]
+    ends = [(math.floor(r.end_offset_s), r.ok) for r in records if math.isfinite(r.end_offset_s)]
     if not ends:
         return None
     counts = Counter(ends)
@@ -246,7 +246,7 @@ def _process_charts(processes: pd.DataFrame) -> dict[str, dict | None]:
 def _span(data: RunData, charts: dict[str, dict | None], recovery: list | None) -> list[float]:
     points: list[float] = list(data.fault_offsets_s)
     for r in data.records:
-        points.extend((r.start_offset_s, r.start_offset_s + r.latency_s))
+        points.extend((r.start_offset_s, r.end_offset_s))
     for spec in charts.values():
         if spec is not None:
             points.extend(v for v in (spec["x"][0], spec["x"][-1]) if v is not None)

@@ -99,7 +99,7 @@ def _identity(data: RunData) -> list[tuple[str, str]]:
     if m.started_at is not None and m.ended_at is not None:
         duration = _seconds(m.ended_at - m.started_at)
     else:
-        seen = [r.start_offset_s + r.latency_s for r in data.records] + [e.offset_s for e in data.events]
+        seen = [r.end_offset_s for r in data.records] + [e.offset_s for e in data.events]
         duration = f"at least {_seconds(max(seen))} (no end recorded)" if seen else "unknown (no end recorded)"
     rows = [
         ("Deployment", m.deployment),

@@ -12,9 +12,11 @@ from faultsuite.layout import RunLayout
 from faultsuite.manifest import RunManifest
 from reports.summary import ALL_COLUMNS, SUMMARY_COLUMNS, Summary, Value
 
-__all__ = ["MISSING", "format_value", "run_notes", "write_summary", "summary_markdown"]
+__all__ = ["GENERATOR_LAG_NOTE_S", "MISSING", "format_value", "run_notes", "write_summary", "summary_markdown"]
 
 MISSING = "N/A"
+#: An open-loop generator this far behind its schedule did not offer the rate it was given.
+GENERATOR_LAG_NOTE_S = 0.05
 
 
 def format_value(value: Value, decimals: int = 2) -> str:
@@ -50,6 +52,8 @@ def run_notes(manifest: RunManifest) -> list[str]:
         notes.append(f"Interrupted by {manifest.interrupted}: these numbers cover only the part of the run that ran.")
     if manifest.records_lost:
         notes.append(f"Incomplete: {manifest.records_lost}.")
+    if manifest.generator_lag_s is not None and manifest.generator_lag_s > GENERATOR_LAG_NOTE_S:
+        notes.append(f"The load generator fell behind its schedule by up to {manifest.generator_lag_s:.3f} s: the offered rate was not met.")
     return notes
 
 

@@ -10,7 +10,10 @@ Definitions:
   With no such event every record and sample is "before" and every "After" value is `None`.
 - before / after: a record is "before" when `start_offset_s < fault`, else "after"; a request
   in flight at the fault therefore counts as before. Samples split on their own `offset_s`.
-- end offset of a record: `start_offset_s + latency_s`.
+- end offset of a record: `start_offset_s + latency_s`; for an open-loop record (one with a
+  `scheduled_offset_s`, when it should have been sent), `scheduled_offset_s + latency_s`,
+  since its latency and TTFT count from then, the wait for a free slot included.
+- send lag of an open-loop record: `start_offset_s - scheduled_offset_s`.
 - Success / Failed: records with status `success` / `failure`, over the whole run.
 - Latency Before / After: mean `latency_s` of successful records.
 - Pending Before / After: mean `pending_requests` over samples with `up` true and a value.
@@ -35,6 +38,7 @@ Definitions:
   span (earliest start offset to latest end offset over all records).
 - Error Breakdown: `"kind=count; ..."` over failed records, by count descending then kind;
   a failure without a kind counts as `unknown`; `""` when nothing failed.
+- Max Send Lag (s): the largest send lag over open-loop records; `None` for closed-loop load.
 
 Percentiles interpolate linearly between closest ranks (numpy's default method).
 """
@@ -93,6 +97,7 @@ EXTRA_COLUMNS = (
     "Client Recovery (s)",
     "Goodput (req/s)",
     "Error Breakdown",
+    "Max Send Lag (s)",
 )
 
 ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
@@ -128,6 +133,7 @@ class Summary:
     client_recovery_s: float | None
     goodput_rps: float | None
     error_breakdown: str
+    max_send_lag_s: float | None = None
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
@@ -147,10 +153,6 @@ def _mean(values: list[float]) -> float | None:
 
 def _ms(value: float | None) -> float | None:
     return None if value is None else value * 1000
-
-
-def _end(record: RequestRecord) -> float:
-    return record.start_offset_s + record.latency_s
 
 
 def delivered_faults(events: list[Event]) -> list[Event]:
@@ -204,7 +206,7 @@ def _error_breakdown(failed: list[RequestRecord]) -> str:
 def _goodput(records: list[RequestRecord], sla_latency_s: float) -> float | None:
     if not records:
         return None
-    span = max(_end(r) for r in records) - min(r.start_offset_s for r in records)
+    span = max(r.end_offset_s for r in records) - min(r.start_offset_s for r in records)
     if span <= 0:
         return None
     return sum(1 for r in records if r.ok and r.latency_s <= sla_latency_s) / span
@@ -215,7 +217,7 @@ def _client_recovery(
 ) -> float | None:
     if not failed_after:
         return 0.0
-    last_fail_end = max(_end(r) for r in failed_after)
+    last_fail_end = max(r.end_offset_s for r in failed_after)
     starts = [r.start_offset_s for r in ok if r.start_offset_s >= last_fail_end]
     return min(starts) - fault_s if starts else None
 
@@ -239,7 +241,7 @@ def compute_summary(
     failed = [r for r in records if not r.ok]
     ok_before = [r for r in ok if r.start_offset_s < fault_s]
     ok_after = [r for r in ok if r.start_offset_s >= fault_s]
-    failed_after = [r for r in failed if _end(r) >= fault_s]
+    failed_after = [r for r in failed if r.end_offset_s >= fault_s]
     pending = [
         (s.offset_s, s.pending_requests)
         for s in samples
@@ -275,9 +277,10 @@ def compute_summary(
         itl_p50_after_ms=_ms(percentile(itl_after, 50)),
         itl_p90_after_ms=_ms(percentile(itl_after, 90)),
         time_to_first_failure_s=(
-            min(_end(r) for r in failed_after) - fault_s if failed_after else None
+            min(r.end_offset_s for r in failed_after) - fault_s if failed_after else None
         ),
         client_recovery_s=None if fault is None else _client_recovery(fault_s, ok, failed_after),
         goodput_rps=_goodput(records, sla_latency_s),
         error_breakdown=_error_breakdown(failed),
+        max_send_lag_s=max((lag for r in records if (lag := r.send_lag_s) is not None), default=None),
     )

@@ -19,6 +19,7 @@ Built only from the run's data (`RunData`):
 
 from faultsuite.events import Event, EventKind, FaultOutcome, TargetScope
 from faultsuite.records import RequestRecord
+from reports.results import GENERATOR_LAG_NOTE_S
 from reports.rundata import RunData
 from reports.summary import back_at, delivered_faults, error_counts, fault_moment, faulted_together
 
@@ -65,6 +66,9 @@ def verdict(data: RunData) -> str:
         sentences.append(f"The run was interrupted by {data.manifest.interrupted}: its numbers cover only the part that ran.")
     if data.manifest.records_lost:
         sentences.append(f"Its {data.manifest.records_lost.rstrip('.')}.")
+    lag = data.manifest.generator_lag_s
+    if lag is not None and lag > GENERATOR_LAG_NOTE_S:
+        sentences.append(f"The load generator fell behind its schedule by up to {lag:.3f} s: the offered rate was not met.")
 
     faults = delivered_faults(events)
     if not faults:

@@ -1,5 +1,7 @@
 """How command-line options become a scenario: defaults, overrides, aliases."""
 
+import re
+
 import pytest
 from locust.argument_parser import get_parser
 
@@ -75,3 +77,48 @@ def test_a_launched_deployment_listens_on_loopback_unless_told_otherwise():
     assert scenario_from_options(parse("--deployment-host", "10.0.0.5")).deployment_host == "10.0.0.5"
     with pytest.raises(ConfigError, match=r"^--deployment-host: expected a host name or IPv4 address, got 'http://x'$"):
         scenario_from_options(parse("--deployment-host", "http://x"))
+
+
+# --- open-loop load -----------------------------------------------------------------------------
+
+
+def test_closed_loop_clients_stay_the_default():
+    load = scenario_from_options(parse()).load
+
+    assert (load.open_loop, load.generators, load.total_requests) == (False, 8, 160)
+
+
+def test_rate_and_duration_make_one_open_loop_stage_sent_by_one_generator():
+    load = scenario_from_options(parse("--rate", "4", "--duration", "2", "--arrival", "constant")).load
+
+    assert (load.open_loop, load.generators, load.arrivals) == (True, 1, [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75])
+
+
+def test_rate_stages_are_read_in_order():
+    load = scenario_from_options(parse("--rate-stages", "2:1, 4:0.5", "--arrival", "constant")).load
+
+    assert load.arrivals == [0.0, 0.5, 1.0, 1.25]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rate", "0"], "--rate: must be greater than 0"),
+        (["--rate", "nan"], "--rate: must be a finite number"),
+        (["--rate", "5", "--rate-stages", "5:1"], "--rate-stages: give it or --rate, not both"),
+        (["--rate-stages", "5"], "--rate-stages: expected RATE:SECONDS"),
+        (["--rate", "5", "--arrival", "bursty"], "--arrival: unknown arrival 'bursty'"),
+        (["--rate", "5", "--max-concurrency", "0"], "--max-concurrency: must be greater than 0"),
+    ],
+)
+def test_bad_open_loop_options_are_one_line(argv, message):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
+        scenario_from_options(parse(*argv))
+
+
+def test_a_scenario_file_sets_open_loop_stages(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("load:\n  arrival: constant\n  max_concurrency: 3\n  stages: [{rate: 2, for_s: 1}, {rate: 4, for_s: 0.5}]\n")
+    load = scenario_from_options(parse("--scenario", str(path))).load
+
+    assert (load.arrivals, load.max_concurrency) == ([0.0, 0.5, 1.0, 1.25], 3)

@@ -1,5 +1,6 @@
 """The summary definitions, each checked on hand-made records, events and samples."""
 
+from dataclasses import replace
 from typing import Iterable
 
 import pytest
@@ -391,3 +392,29 @@ def test_row_puts_each_value_under_its_own_column():
     assert row["TTFT p50 After (ms)"] == pytest.approx(300.0)
     assert row["Time To First Failure (s)"] == 3.0
     assert row["Error Breakdown"] == "timeout=1"
+
+
+# --- open-loop records ------------------------------------------------------------------------
+
+
+def open_loop(scheduled: float, sent: float, latency: float, *, ok: bool = True) -> RequestRecord:
+    return replace(record(sent, latency, ok=ok), scheduled_offset_s=scheduled)
+
+
+def test_max_send_lag_is_the_latest_an_open_loop_request_was_sent_after_its_schedule():
+    records = [open_loop(1.0, 1.001, 0.5), open_loop(2.0, 2.75, 0.5), open_loop(3.0, 3.2, 0.5)]
+
+    assert summarize(records).max_send_lag_s == pytest.approx(0.75)
+
+
+def test_max_send_lag_is_not_measured_for_closed_loop_load():
+    assert summarize([record(1.0)]).max_send_lag_s is None
+
+
+def test_an_open_loop_record_ends_its_latency_after_its_schedule_not_after_its_send():
+    """Its latency counts from the schedule: sent 0.75 s late and failing 0.25 s later, it ends
+    at schedule + latency (1.0 + 1.0), not at send + latency (1.75 + 1.0)."""
+    failed = open_loop(FAULT_AT + 1.0, FAULT_AT + 1.75, 1.0, ok=False)
+
+    assert failed.end_offset_s == pytest.approx(FAULT_AT + 2.0)
+    assert summarize([failed]).time_to_first_failure_s == pytest.approx(2.0)
