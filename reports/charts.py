@@ -5,6 +5,8 @@ A bundle is:
     {"span": [x0, x1],                   # the run's time span (offset s): every time chart's full view
      "faults": [offset_s, ...],          # every delivered fault, drawn as a vertical line
      "recovery": [start, end] | null,    # first fault → first fault + Recovery Time (end null: to the end)
+     "outage": [start, end] | null,      # the Outage window of the summary (end null: to the end);
+                                         # before it is Pre-Fault, after it Recovered
      "charts": {name: {"kind": "points" | "lines" | "bars", "x": [...], "x_label": str, "y_label": str,
                        "y2_label": str (optional),
                        "series": [{"label": str, "color": str (optional), "axis": "y2" (optional),
@@ -262,10 +264,12 @@ def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = T
     """The JSON bundle of one run (see the module docstring). `full=False` gives only the
     timeline (the group report's); `max_points` downsamples the timeline."""
     faults = data.fault_offsets_s
-    recovery = None
+    recovery = outage = None
     if faults:
-        rt = data.summary.recovery_time
+        summary = data.summary
+        rt, cr = summary.recovery_time, summary.client_recovery_s
         recovery = [_num(faults[0], 3), None if rt is None else _num(faults[0] + rt, 3)]
+        outage = [_num(faults[0], 3), None if rt is None or cr is None else _num(faults[0] + max(rt, cr), 3)]
     charts: dict[str, dict | None] = {"timeline": _timeline(data.records, max_points)}
     if full:
         charts["throughput"] = _throughput(data.records)
@@ -277,6 +281,7 @@ def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = T
         "span": _span(data, charts, recovery),
         "faults": _column(faults, 3),
         "recovery": recovery,
+        "outage": outage,
         "charts": {name: spec for name, spec in charts.items() if spec is not None},
     }
 

@@ -40,6 +40,27 @@ Definitions:
   a failure without a kind counts as `unknown`; `""` when nothing failed.
 - Max Send Lag (s): the largest send lag over open-loop records; `None` for closed-loop load.
 
+Windows (three, around the fault, named in the columns Pre-Fault, Outage and Recovered;
+every value `None` for a window without records, and every Outage and Recovered value `None`
+for a run without a delivered fault):
+
+- arrival offset of a record: `scheduled_offset_s` for open-loop records, else
+  `start_offset_s`: when its user asked.
+- outage end: the fault time plus the later of Recovery Time and Client Recovery (the
+  deployment is back and so are its clients); none (the outage lasts to the end of the run)
+  when either is `None`.
+- Pre-Fault: arrival offset < fault time; Outage: fault time <= arrival offset < outage end;
+  Recovered: arrival offset >= outage end.
+- failure-inclusive percentiles: a failed record counts at its `latency_s`, its time to
+  failure; it is never dropped, nor counted as 0.
+- Success Rate <window> (%): successful records over all records of the window, times 100.
+- Latency p50/p99 <window> (s): failure-inclusive percentiles of `latency_s`.
+- TTFT p99 <window> (ms): failure-inclusive percentile of `ttft_s`: a failed record without a
+  first token counts at its `latency_s`; a success without one (non-streamed) is left out.
+- Offered Rate (req/s), open-loop load only: open-loop records over the span of their
+  scheduled offsets (first to last).
+- Failed During Outage, open-loop load only: failed records of the Outage window.
+
 Percentiles interpolate linearly between closest ranks (numpy's default method).
 """
 
@@ -70,6 +91,10 @@ __all__ = [
     "percentile",
 ]
 
+#: The three windows around the fault, as the columns name them: before it, during the outage,
+#: after recovery.
+WINDOWS = ("Pre-Fault", "Outage", "Recovered")
+
 SUMMARY_COLUMNS = (
     "Failure",
     "Startup Time",
@@ -98,7 +123,11 @@ EXTRA_COLUMNS = (
     "Goodput (req/s)",
     "Error Breakdown",
     "Max Send Lag (s)",
-)
+    *(f"{metric} {window}{unit}" for window in WINDOWS
+      for metric, unit in (("Success Rate", " (%)"), ("Latency p50", " (s)"), ("Latency p99", " (s)"), ("TTFT p99", " (ms)"))),
+    "Offered Rate (req/s)",
+    "Failed During Outage",
+)  # fmt: skip
 
 ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
 
@@ -134,6 +163,20 @@ class Summary:
     goodput_rps: float | None
     error_breakdown: str
     max_send_lag_s: float | None = None
+    success_rate_pre_fault_pct: float | None = None
+    latency_p50_pre_fault_s: float | None = None
+    latency_p99_pre_fault_s: float | None = None
+    ttft_p99_pre_fault_ms: float | None = None
+    success_rate_outage_pct: float | None = None
+    latency_p50_outage_s: float | None = None
+    latency_p99_outage_s: float | None = None
+    ttft_p99_outage_ms: float | None = None
+    success_rate_recovered_pct: float | None = None
+    latency_p50_recovered_s: float | None = None
+    latency_p99_recovered_s: float | None = None
+    ttft_p99_recovered_ms: float | None = None
+    offered_rate_rps: float | None = None
+    failed_during_outage: int | None = None
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
@@ -222,6 +265,52 @@ def _client_recovery(
     return min(starts) - fault_s if starts else None
 
 
+def _outage_s(recovery_time: float | None, client_recovery: float | None) -> float | None:
+    """How long after the fault the outage ends; None when it does not within the run."""
+    if recovery_time is None or client_recovery is None:
+        return None
+    return max(recovery_time, client_recovery)
+
+
+def _arrival(record: RequestRecord) -> float:
+    return record.start_offset_s if record.scheduled_offset_s is None else record.scheduled_offset_s
+
+
+def _window_values(group: list[RequestRecord]) -> tuple[float | None, float | None, float | None, float | None]:
+    """(success rate %, latency p50 s, latency p99 s, TTFT p99 ms), failure-inclusive."""
+    if not group:
+        return None, None, None, None
+    latencies = [r.latency_s for r in group]
+    ttfts = [r.ttft_s if r.ttft_s is not None else r.latency_s for r in group if r.ttft_s is not None or not r.ok]
+    return (
+        100.0 * sum(r.ok for r in group) / len(group),
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+        _ms(percentile(ttfts, 99)),
+    )
+
+
+def _windows(records: list[RequestRecord], fault_s: float | None, outage_s: float | None) -> dict[str, object]:
+    """The window fields of the Summary (see the module docstring)."""
+    if fault_s is None:
+        before, during, after = records, [], []
+    else:
+        end = math.inf if outage_s is None else fault_s + outage_s
+        before = [r for r in records if _arrival(r) < fault_s]
+        during = [r for r in records if fault_s <= _arrival(r) < end]
+        after = [r for r in records if _arrival(r) >= end]
+    values: dict[str, object] = {}
+    for name, group in (("pre_fault", before), ("outage", during), ("recovered", after)):
+        rate, p50, p99, ttft = _window_values(group)
+        values.update({f"success_rate_{name}_pct": rate, f"latency_p50_{name}_s": p50, f"latency_p99_{name}_s": p99, f"ttft_p99_{name}_ms": ttft})
+    scheduled = sorted(r.scheduled_offset_s for r in records if r.scheduled_offset_s is not None)
+    if scheduled:
+        span = scheduled[-1] - scheduled[0]
+        values["offered_rate_rps"] = len(scheduled) / span if span > 0 else None
+        values["failed_during_outage"] = None if fault_s is None else sum(not r.ok for r in during)
+    return values
+
+
 def compute_summary(
     *,
     failure: str,
@@ -253,6 +342,9 @@ def compute_summary(
     itl_before = np.fromiter(chain.from_iterable(r.itl_s for r in ok_before), dtype=float)
     itl_after = np.fromiter(chain.from_iterable(r.itl_s for r in ok_after), dtype=float)
 
+    recovery_time = None if fault is None else _recovery_time(fault, events)
+    client_recovery = None if fault is None else _client_recovery(fault_s, ok, failed_after)
+
     def violations(group: list[RequestRecord]) -> int:
         return sum(1 for r in group if r.latency_s > sla_latency_s)
 
@@ -267,7 +359,7 @@ def compute_summary(
         pending_after=_mean([p for t, p in pending if t >= fault_s]),
         violations_before=violations(ok_before),
         violations_after=None if fault is None else violations(ok_after),
-        recovery_time=None if fault is None else _recovery_time(fault, events),
+        recovery_time=recovery_time,
         ttft_p50_before_ms=_ms(percentile(ttft_before, 50)),
         ttft_p90_before_ms=_ms(percentile(ttft_before, 90)),
         ttft_p50_after_ms=_ms(percentile(ttft_after, 50)),
@@ -279,8 +371,9 @@ def compute_summary(
         time_to_first_failure_s=(
             min(r.end_offset_s for r in failed_after) - fault_s if failed_after else None
         ),
-        client_recovery_s=None if fault is None else _client_recovery(fault_s, ok, failed_after),
+        client_recovery_s=client_recovery,
         goodput_rps=_goodput(records, sla_latency_s),
         error_breakdown=_error_breakdown(failed),
         max_send_lag_s=max((lag for r in records if (lag := r.send_lag_s) is not None), default=None),
+        **_windows(records, None if fault is None else fault_s, _outage_s(recovery_time, client_recovery)),
     )

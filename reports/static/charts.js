@@ -3,6 +3,7 @@
  *
  * A bundle (see reports/html.py, chart_bundle) is
  *   {span: [x0, x1], faults: [offset_s...], recovery: [start, end|null] | null,
+ *    outage: [start, end|null] | null,
  *    charts: {name: {kind: "points"|"lines"|"bars", x: [...], x_label, y_label, y2_label?,
  *                    series: [{label, color?, axis?: "y2", data: [...]}]}}}
  * and every element with data-chart="name" under the root gets that chart, or, when the chart
@@ -14,6 +15,8 @@
 
   var FAULT_COLOR = "rgba(214, 39, 40, 0.9)";
   var RECOVERY_FILL = "rgba(255, 165, 0, 0.14)";
+  var OUTAGE_HATCH = "rgba(214, 39, 40, 0.22)";
+  var RECOVERED_FILL = "rgba(44, 160, 44, 0.07)";
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
   function note(el, text) {
@@ -45,25 +48,66 @@
     return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(3);
   }
 
-  // Fault times as vertical lines over the plot, the recovery window shaded under the series.
+  // The part of the plot between offsets start and end (end null: to the right edge), or null.
+  function band(u, start, end) {
+    var b = u.bbox;
+    var x0 = u.valToPos(start, "x", true);
+    var x1 = isValue(end) ? u.valToPos(end, "x", true) : b.left + b.width;
+    var left = Math.max(b.left, Math.min(x0, x1));
+    var right = Math.min(b.left + b.width, Math.max(x0, x1));
+    return right > left ? { left: left, right: right, top: b.top, height: b.height } : null;
+  }
+
+  // Diagonal lines across a band: the outage reads apart from the recovery window's fill.
+  function hatch(ctx, r) {
+    var step = 8 * (window.devicePixelRatio || 1);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(r.left, r.top, r.right - r.left, r.height);
+    ctx.clip();
+    ctx.strokeStyle = OUTAGE_HATCH;
+    ctx.lineWidth = window.devicePixelRatio || 1;
+    ctx.beginPath();
+    for (var x = r.left - r.height; x < r.right; x += step) {
+      ctx.moveTo(x, r.top + r.height);
+      ctx.lineTo(x + r.height, r.top);
+    }
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  // Fault times as vertical lines over the plot; under the series, the three windows (Outage
+  // hatched, Recovered tinted, Pre-Fault plain) and the recovery window shaded.
   function faultHooks(bundle) {
     var faults = bundle.faults || [];
     var recovery = bundle.recovery || null;
+    var outage = bundle.outage || null;
     return {
       drawClear: [
         function (u) {
+          if (outage && isValue(outage[0])) {
+            if (isValue(outage[1])) {
+              var recovered = band(u, outage[1], null);
+              if (recovered) {
+                u.ctx.save();
+                u.ctx.fillStyle = RECOVERED_FILL;
+                u.ctx.fillRect(recovered.left, recovered.top, recovered.right - recovered.left, recovered.height);
+                u.ctx.restore();
+              }
+            }
+            var during = band(u, outage[0], outage[1]);
+            if (during) {
+              hatch(u.ctx, during);
+            }
+          }
           if (!recovery || !isValue(recovery[0])) {
             return;
           }
-          var b = u.bbox;
-          var x0 = u.valToPos(recovery[0], "x", true);
-          var x1 = isValue(recovery[1]) ? u.valToPos(recovery[1], "x", true) : b.left + b.width;
-          var left = Math.max(b.left, Math.min(x0, x1));
-          var right = Math.min(b.left + b.width, Math.max(x0, x1));
-          if (right > left) {
+          var r = band(u, recovery[0], recovery[1]);
+          if (r) {
             u.ctx.save();
             u.ctx.fillStyle = RECOVERY_FILL;
-            u.ctx.fillRect(left, b.top, right - left, b.height);
+            u.ctx.fillRect(r.left, r.top, r.right - r.left, r.height);
             u.ctx.restore();
           }
         },

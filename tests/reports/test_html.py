@@ -387,3 +387,16 @@ def test_an_empty_group_still_renders(tmp_path):
     render_group_report([], path)
     html = path.read_text(encoding="utf-8")
     assert "No run was found." in html and embedded(html) == {"runs": []}
+
+
+def test_the_outage_window_lasts_until_the_deployment_and_its_clients_are_back(tmp_path):
+    run = make_run(tmp_path)
+    data = embedded(render(run))
+    summary = run.summary
+
+    assert data["outage"] == [10.0, pytest.approx(10.0 + max(summary.recovery_time, summary.client_recovery_s), abs=1e-3)]
+
+
+def test_the_outage_window_runs_to_the_end_when_nothing_came_back(tmp_path):
+    data = embedded(render(make_run(tmp_path, events=worker_events()[:3])))
+    assert data["outage"] == [10.0, None]

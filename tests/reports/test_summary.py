@@ -418,3 +418,56 @@ def test_an_open_loop_record_ends_its_latency_after_its_schedule_not_after_its_s
 
     assert failed.end_offset_s == pytest.approx(FAULT_AT + 2.0)
     assert summarize([failed]).time_to_first_failure_s == pytest.approx(2.0)
+
+
+# --- windows around the fault ----------------------------------------------------------------
+
+
+def windows_run() -> Summary:
+    """Fault at 10, the worker ready again at 13, the last failure ending at 14 and the next
+    success starting at 15: the outage lasts 5 s (the later of 3 and 5), to 15."""
+    records = [
+        record(2, 0.5, ttft=0.1), record(4, 1.5, ttft=0.2),                 # pre-fault
+        record(11, 3.0, ok=False), record(12, 0.5, ttft=0.3),               # outage: ends 14, ok
+        record(15, 0.4, ttft=0.05), record(16, 0.6, ttft=0.06),             # recovered
+    ]  # fmt: skip
+    return summarize(records, events=[fault(), ready(13.0)])
+
+
+def test_the_outage_lasts_until_both_the_deployment_and_its_clients_are_back():
+    summary = windows_run()
+
+    assert (summary.recovery_time, summary.client_recovery_s) == (pytest.approx(3.0), pytest.approx(5.0))
+    assert (summary.success_rate_pre_fault_pct, summary.success_rate_outage_pct, summary.success_rate_recovered_pct) == (100.0, 50.0, 100.0)
+
+
+def test_window_percentiles_count_a_failure_at_its_time_to_failure_not_zero_nor_dropped():
+    summary = windows_run()
+
+    # Outage latencies 3.0 (the failure) and 0.5: p99 is near 3.0; without it, it would be 0.5.
+    assert summary.latency_p99_outage_s == pytest.approx(0.5 + 0.99 * 2.5)
+    # The failure had no first token: it counts at its 3.0 s.
+    assert summary.ttft_p99_outage_ms == pytest.approx((0.3 + 0.99 * 2.7) * 1000)
+    assert summary.latency_p50_recovered_s == pytest.approx(0.5)
+
+
+def test_an_outage_that_never_ends_leaves_no_recovered_window():
+    records = [record(2, 0.5), record(11, 3.0, ok=False), record(16, 0.5)]
+    summary = summarize(records, events=[fault()])  # the worker never comes back
+
+    assert (summary.success_rate_outage_pct, summary.success_rate_recovered_pct) == (pytest.approx(50.0), None)
+
+
+def test_without_a_fault_everything_is_pre_fault():
+    summary = summarize([record(2, 0.5), record(20, 0.5, ok=False)], events=[])
+
+    assert (summary.success_rate_pre_fault_pct, summary.success_rate_outage_pct, summary.latency_p99_recovered_s) == (50.0, None, None)
+
+
+def test_offered_rate_and_failures_during_the_outage_are_for_open_loop_load():
+    closed = windows_run()
+    records = [open_loop(t, t, 0.5, ok=t not in (11.0, 11.5)) for t in (1.0, 3.0, 5.0, 11.0, 11.5, 20.0, 21.0)]
+    opened = summarize(records, events=[fault(), ready(13.0)])
+
+    assert (closed.offered_rate_rps, closed.failed_during_outage) == (None, None)
+    assert (opened.offered_rate_rps, opened.failed_during_outage) == (pytest.approx(7 / 20.0), 2)
