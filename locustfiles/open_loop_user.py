@@ -1,4 +1,5 @@
-"""The open-loop generator: one Locust user that sends the run's arrivals on their schedule.
+"""The open-loop generator: one Locust user that sends the run's arrivals on their schedule:
+drawn (`--rate`), or a trace's (`--trace`, each request with the trace's lengths).
 
 Each arrival (`LoadSettings.arrivals`) is sent at its offset after the load started, whether
 or not earlier ones have been answered, each from a greenlet of its own. At most
@@ -21,6 +22,7 @@ from faultsuite.bounded_http import Connection
 from locustfiles.chat_client import send_chat
 from locustfiles.chat_user import CHAT_PATH, record_of, request_body
 from locustfiles.distributed import ClientSession, join_run
+from locustfiles.trace import prompt_for
 
 __all__ = ["OpenLoopUser"]
 
@@ -65,9 +67,19 @@ class OpenLoopUser(User):
         with slots:
             connection = self.idle.pop() if self.idle else Connection(self.host, self.connection_timeout_s)
             start_offset_s = session.clock.offset()
-            outcome = send_chat(connection, CHAT_PATH, request_body(session), load.request_timeout_s, self.environment.events.request, load.headers)
+            outcome = send_chat(connection, CHAT_PATH, self._body(session, seq), load.request_timeout_s, self.environment.events.request, load.headers)
             self.idle.append(connection)
         session.record(record_of(session, seq, start_offset_s, outcome, scheduled_offset_s))
+
+    @staticmethod
+    def _body(session: ClientSession, seq: int) -> dict:
+        """The run's request, or, replaying a trace, its `seq`-th request's prompt and length."""
+        body = request_body(session)
+        if session.load.trace:
+            request = session.load.trace_requests[seq]
+            body["messages"] = [{"role": "user", "content": prompt_for(request, seq)}]
+            body["max_tokens"] = request.output_tokens
+        return body
 
     def on_stop(self) -> None:
         # Stopped before its arrivals were done (max run time, a signal): as with closed-loop

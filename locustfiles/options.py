@@ -28,6 +28,7 @@ MAXIMA: dict[str, float] = {
     "duration": 604_800,
     "max_concurrency": 100_000,
     "seed": 2**32 - 1,
+    "trace_speedup": 10_000,
 }
 
 
@@ -109,6 +110,14 @@ def add_options(parser) -> None:
         "latency counts from when it should have been sent",
     )
     parser.add_argument("--seed", default=0, help="seed of the open-loop arrival times")
+    parser.add_argument(
+        "--trace",
+        default="",
+        metavar="FILE",
+        help="replay a trace: Mooncake JSON lines (timestamp ms, input_length, output_length, hash_ids) or CSV "
+        "(timestamp_ms,input_length,output_length); e.g. locustfiles/traces/sample.jsonl",
+    )
+    parser.add_argument("--trace-speedup", default=1.0, help="play the trace this many times faster than recorded")
     parser.add_argument("--max-tokens", default=32, help="max_tokens of each request")
     parser.add_argument("--prompt", default="", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")
     parser.add_argument("--prompt-tokens", default=64, help="length of the synthetic prompt in words")

@@ -20,6 +20,7 @@ from gate.abort import AbortRule, parse_abort_rule
 from gate.expectations import Expectation, parse_expectations
 from locustfiles.arrivals import ARRIVALS, Arrival, RateStage, arrival_offsets
 from locustfiles.options import MAXIMA, option_defaults
+from locustfiles.trace import TraceRequest, load_trace
 from locustfiles.scenario_file import apply_scenario_file
 
 __all__ = ["DEMO_DEPLOYMENT", "DEMO_FAILURE", "LoadSettings", "Scenario", "scenario_from_options"]
@@ -51,10 +52,17 @@ class LoadSettings:
     arrival: Arrival = "poisson"
     max_concurrency: int = 1000
     seed: int = 0
+    #: Trace replay: the trace's path ("" for none) and how much faster than recorded to play it.
+    trace: str = ""
+    trace_speedup: float = 1.0
 
     @property
     def open_loop(self) -> bool:
-        return bool(self.rate_stages)
+        return bool(self.rate_stages) or bool(self.trace)
+
+    @cached_property
+    def trace_requests(self) -> list[TraceRequest]:
+        return load_trace(Path(self.trace), self.trace_speedup) if self.trace else []
 
     @property
     def generators(self) -> int:
@@ -63,7 +71,10 @@ class LoadSettings:
 
     @cached_property
     def arrivals(self) -> list[float]:
-        """Open-loop arrival offsets, seconds after the load starts (see locustfiles.arrivals)."""
+        """Open-loop arrival offsets, seconds after the load starts: the trace's, or drawn
+        (see locustfiles.arrivals)."""
+        if self.trace:
+            return [request.at_s for request in self.trace_requests]
         return arrival_offsets(list(self.rate_stages), self.arrival, self.seed)
 
     @property
@@ -128,8 +139,20 @@ def _can_be_written(path: Path, what: str, *, is_directory: bool) -> None:
         raise ConfigError(f"{what}: {existing} is not writable")
 
 
+#: The most open-loop arrivals one run may plan (rate times duration, over its stages).
+MAX_ARRIVALS = 10_000_000
+
+
 def _rate_stages(options) -> tuple[RateStage, ...]:
     """Open-loop stages from --rate-stages, or --rate held for --duration; () for none."""
+    stages = _stages_given(options)
+    planned = sum(stage.rate * stage.for_s for stage in stages)
+    if planned > MAX_ARRIVALS:
+        raise ConfigError(f"--rate: {planned:.3g} requests planned (rate x duration); at most {MAX_ARRIVALS:,} in one run")
+    return stages
+
+
+def _stages_given(options) -> tuple[RateStage, ...]:
     if options.rate_stages:
         if options.rate not in (None, ""):
             raise ConfigError("--rate-stages: give it or --rate, not both")
@@ -188,7 +211,7 @@ def scenario_from_options(options) -> Scenario:
         failure = failure.with_count(_number("fault-count", options.fault_count, int))
     max_tokens = _number("max-tokens", options.max_tokens, int)
     rate_stages = _rate_stages(options)
-    if rate_stages and (getattr(options, "master", False) or getattr(options, "processes", None)):
+    if (rate_stages or options.trace) and (getattr(options, "master", False) or getattr(options, "processes", None)):
         raise ConfigError("--rate: open-loop load runs in one process for now; drop --master/--processes")
     load = LoadSettings(
         clients=_number("clients", options.clients, int),
@@ -207,7 +230,13 @@ def scenario_from_options(options) -> Scenario:
         arrival=_arrival(options.arrival),
         max_concurrency=_number("max-concurrency", options.max_concurrency, int),
         seed=_number("seed", options.seed, int, allow_zero=True),
+        trace=str(options.trace or ""),
+        trace_speedup=_number("trace-speedup", options.trace_speedup),
     )
+    if load.trace:
+        if load.rate_stages:
+            raise ConfigError("--trace: the trace sets the arrivals; drop --rate and --rate-stages")
+        _ = load.trace_requests  # read and checked now: its errors are bad input, before launch
     results_dir = Path(options.results_dir) if options.results_dir else None
     _can_be_written(results_dir or DEFAULT_RESULTS_ROOT, f"--results-dir {results_dir}" if results_dir else "the results directory", is_directory=True)
     if results_dir is not None and results_dir.is_dir() and any(results_dir.iterdir()):

@@ -60,6 +60,8 @@ class LoadSection(StrictModel):
     arrival: Literal["poisson", "constant"] | None = None
     max_concurrency: int | None = Field(default=None, gt=0)
     seed: int | None = Field(default=None, ge=0)
+    trace: str | None = None
+    trace_speedup: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _at_most(self) -> "LoadSection":
@@ -88,6 +90,8 @@ class ScenarioFile(StrictModel):
         for name, value in self.load.model_dump(exclude_none=True).items():
             if name == "stream":
                 values["no_stream"] = not value
+            elif name == "trace":
+                values["trace"] = str(directory / value)
             elif name == "stages":
                 values["rate_stages"] = ",".join(f"{stage['rate']:g}:{stage['for_s']:g}" for stage in value)
             else:

@@ -1,4 +1,4 @@
-"""Open-loop load end to end, against agg-dp4: arrivals follow the schedule the seed draws,
+"""Open-loop load end to end, against agg-dp4: arrivals follow the schedule the seed draws (or a trace),
 Poisson in distribution; a concurrency cap below the demand shows up as send lag."""
 
 import math
@@ -6,6 +6,7 @@ import math
 import pytest
 
 from locustfiles.arrivals import RateStage, arrival_offsets
+from locustfiles.trace import SAMPLE_TRACE, load_trace
 from tests.e2e.harness import run_locust
 from tests.locustfiles.test_arrivals import KS_1PCT, gaps_of, ks_exponential
 
@@ -41,3 +42,16 @@ def test_a_concurrency_cap_below_the_demand_shows_as_send_lag_counted_in_latency
     assert result.summary["Max Send Lag (s)"] > 5.0
     last = records[-1]
     assert last["latency_s"] == pytest.approx(last["start_offset_s"] - last["scheduled_offset_s"] + (last["end_time"] - last["start_time"]), abs=1e-3)
+
+
+def test_a_trace_is_replayed_with_its_arrivals_and_lengths(tmp_path):
+    result = run_locust(tmp_path, "--deployment", "agg-dp4", "--failure", "none", "--trace", str(SAMPLE_TRACE), "--trace-speedup", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trace = load_trace(SAMPLE_TRACE, speedup=2)
+    records = sorted(result.records, key=lambda r: r["seq"])
+    origin = records[0]["scheduled_offset_s"] - trace[0].at_s
+
+    assert [r["seq"] for r in records] == list(range(len(trace)))
+    assert [r["scheduled_offset_s"] - origin for r in records] == pytest.approx([t.at_s for t in trace], abs=1e-6)
+    assert max(r["start_offset_s"] - r["scheduled_offset_s"] for r in records) < 0.05
+    assert [r["output_tokens"] for r in records] == [t.output_tokens for t in trace]

@@ -40,9 +40,10 @@ ODD_VALUES: list[object] = [
 ODD_OPTION_VALUES = ["nan", "inf", "-inf", "-1", "0", "1e12", "1e999", "", "abc", "1.5", "99999999999999999999", "\u00b2", "0x10", " 3 "]
 NUMERIC_OPTIONS = [
     "--clients", "--ramp-up", "--requests-per-client", "--max-tokens", "--prompt-tokens", "--request-timeout",
-    "--retry-delay", "--sla-latency", "--max-run-time", "--fault-at", "--fault-count",
+    "--retry-delay", "--sla-latency", "--max-run-time", "--fault-at", "--fault-count", "--rate", "--duration",
+    "--max-concurrency", "--seed", "--trace-speedup",
 ]  # fmt: skip
-TEXT_OPTIONS = ["--deployment", "--failure", "--model", "--expect", "--abort-if", "--deployment-host", "--results-dir", "--junit"]
+TEXT_OPTIONS = ["--deployment", "--failure", "--model", "--expect", "--abort-if", "--deployment-host", "--results-dir", "--junit", "--trace", "--rate-stages", "--arrival"]
 
 
 def paths(data: object, prefix: tuple = ()) -> list[tuple]:
