@@ -143,6 +143,10 @@ class Failure(StrictModel):
         moved = [i.model_copy(update={"at_s": i.at_s + delta}) for i in self.injections]
         return self.model_copy(update={"injections": moved})
 
+    def reseeded(self, offset: int) -> "Failure":
+        """The same failure with every injection's `seed` moved by `offset` (`--seed`)."""
+        return self.model_copy(update={"injections": [i.model_copy(update={"seed": i.seed + offset}) for i in self.injections]})
+
     def with_count(self, count: int) -> "Failure":
         """The same failure with every injection hitting `count` processes."""
         return self.model_copy(update={"injections": [i.model_copy(update={"count": count}) for i in self.injections]})

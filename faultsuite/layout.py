@@ -14,7 +14,7 @@ the layout, never spell the name themselves.
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["GroupLayout", "RunLayout"]
+__all__ = ["GroupLayout", "RunLayout", "TrialsLayout"]
 
 RECORDS_GLOB = "client_*.jsonl"
 
@@ -82,3 +82,15 @@ class GroupLayout(_Directory):
     def runs(self) -> list[RunLayout]:
         """The run directories directly under `root`, by name."""
         return [layout for layout in (RunLayout(p) for p in sorted(self.root.iterdir())) if layout.is_run()]
+
+
+class TrialsLayout(GroupLayout):
+    """A group of runs that are the trials of one scenario (`--trials N`): `trial-<k>/` each,
+    and the spread of their key metrics."""
+
+    trials_md = _File("trials_summary.md")
+    trials_csv = _File("trials_summary.csv")
+
+    def trial(self, k: int) -> Path:
+        """The results directory of trial `k`, from 1."""
+        return self.root / f"trial-{k}"

@@ -9,6 +9,11 @@ An expectation is one line, `METRIC OP NUMBER` or `no_errors`, for example:
 scenario file lists them under `expect:`. Each is evaluated once the run has ended; a metric
 that has no value (no recovery, no latency after the fault) fails its expectation, with the
 reason.
+
+With `--trials N`, a metric may name a statistic over the trials (`reports.summary`'s
+`trial_stats`): `recovery_time_s.p95 <= 10`, `failed.mean <= 2`, `recovery_time_s.ci_high <= 8`
+(`mean`, `min`, `max`, `p95`, `ci_low`, `ci_high`). Such a line is checked once, over every
+trial (`evaluate_trials`); a line without one is checked in each trial.
 """
 
 import math
@@ -18,9 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from faultsuite.errors import ConfigError
-from reports.summary import Summary
+from reports.summary import Summary, trial_stats
 
-__all__ = ["METRICS", "Expectation", "Outcome", "evaluate", "parse_expectation", "parse_expectations"]
+__all__ = ["METRICS", "TRIAL_STATISTICS", "Expectation", "Outcome", "evaluate", "evaluate_trials", "parse_expectation", "parse_expectations"]
+
+#: What a trials expectation may take of a metric's values over the trials.
+TRIAL_STATISTICS = ("mean", "min", "max", "p95", "ci_low", "ci_high")
 
 
 def _total(s: Summary) -> int:
@@ -60,7 +68,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
 }
 
-_LINE = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|==|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$")
+_LINE = re.compile(r"^\s*([a-z_]+)(?:\.([a-z_0-9]+))?\s*(<=|>=|==|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -68,12 +76,14 @@ class Expectation:
     metric: str
     op: str
     threshold: float
+    statistic: str | None = None  # over trials: one of TRIAL_STATISTICS
 
     @property
     def text(self) -> str:
-        if (self.metric, self.op, self.threshold) == ("failed", "==", 0):
+        if (self.metric, self.op, self.threshold, self.statistic) == ("failed", "==", 0, None):
             return "no_errors"
-        return f"{self.metric} {self.op} {self.threshold:g}"
+        name = self.metric if self.statistic is None else f"{self.metric}.{self.statistic}"
+        return f"{name} {self.op} {self.threshold:g}"
 
 
 @dataclass(frozen=True)
@@ -93,10 +103,12 @@ def parse_expectation(line: str, source: str = "--expect") -> Expectation:
     match = _LINE.match(line)
     if match is None:
         raise ConfigError(f"{source}: cannot read {line.strip()!r}; expected METRIC OP NUMBER (e.g. 'failed <= 2') or no_errors")
-    metric, op, number = match.groups()
+    metric, statistic, op, number = match.groups()
     if metric not in METRICS:
         raise ConfigError(f"{source}: unknown metric {metric!r} in {line.strip()!r}; known: {', '.join(METRICS)}")
-    return Expectation(metric, op, float(number))
+    if statistic is not None and statistic not in TRIAL_STATISTICS:
+        raise ConfigError(f"{source}: unknown statistic {statistic!r} in {line.strip()!r}; known: {', '.join(TRIAL_STATISTICS)}")
+    return Expectation(metric, op, float(number), statistic)
 
 
 def parse_expectations(text: str, source: str = "--expect") -> list[Expectation]:
@@ -105,10 +117,12 @@ def parse_expectations(text: str, source: str = "--expect") -> list[Expectation]
 
 
 def evaluate(expectations: list[Expectation], summary: Summary) -> list[Outcome]:
-    """Each expectation checked against the run's summary, in order. A run that made no
-    request meets none: its zeros measure nothing."""
+    """Each expectation without a statistic checked against the run's summary, in order. A
+    run that made no request meets none: its zeros measure nothing."""
     outcomes = []
     for expectation in expectations:
+        if expectation.statistic is not None:
+            continue  # over trials: evaluate_trials
         if _total(summary) == 0:
             outcomes.append(Outcome(expectation.text, False, f"{expectation.text}: failed (the run made no request, so nothing was measured)"))
             continue
@@ -117,5 +131,22 @@ def evaluate(expectations: list[Expectation], summary: Summary) -> list[Outcome]
         passed = actual is not None and math.isfinite(actual) and OPERATORS[expectation.op](actual, expectation.threshold)
         measured = "not measured" if actual is None else f"{actual:.4g}"
         reason = f"{expectation.text}: {'met' if passed else 'failed'} ({description}: {measured})"
+        outcomes.append(Outcome(expectation.text, passed, reason))
+    return outcomes
+
+
+def evaluate_trials(expectations: list[Expectation], summaries: list[Summary]) -> list[Outcome]:
+    """Each expectation with a statistic checked against that statistic of its metric over
+    the trials' summaries (trials that made no request give the metric no value)."""
+    outcomes = []
+    for expectation in expectations:
+        if expectation.statistic is None:
+            continue
+        description, read = METRICS[expectation.metric]
+        stats = trial_stats(read(s) if _total(s) else None for s in summaries)
+        actual = getattr(stats, expectation.statistic)
+        passed = actual is not None and math.isfinite(actual) and OPERATORS[expectation.op](actual, expectation.threshold)
+        measured = "not measured" if actual is None else f"{actual:.4g}"
+        reason = f"{expectation.text}: {'met' if passed else 'failed'} ({expectation.statistic} of {description} over {len(summaries)} trials: {measured})"
         outcomes.append(Outcome(expectation.text, passed, reason))
     return outcomes

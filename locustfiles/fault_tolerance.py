@@ -22,8 +22,9 @@ from locustfiles.open_loop_user import OpenLoopUser
 from locustfiles.distributed import drain_workers
 from locustfiles.options import add_options
 from locustfiles.run import FaultToleranceRun, controller_of, controllers
-from locustfiles.scenario import Scenario, scenario_from_options
+from locustfiles.scenario import Scenario, in_a_trial, scenario_from_options
 from locustfiles.shape import ClientsShape
+from locustfiles.trials import run_trials
 from locustfiles.web_ui import install as install_web_ui
 
 __all__ = ["ChatUser", "ClientsShape", "OpenLoopUser"]
@@ -59,11 +60,15 @@ def _validate_headless(environment, **_kwargs) -> None:
     if options is None or not options.headless or isinstance(environment.runner, WorkerRunner):
         return
     try:
-        check_endpoint(scenario_from_options(options))
+        scenario = scenario_from_options(options)
+        check_endpoint(scenario)
     except ConfigError as exc:
         sys.stderr.write(f"error: {redact_text(str(exc))}\n")
         sys.stderr.flush()
         sys.exit(2)
+    if scenario.trials > 1 and not in_a_trial():
+        # This process runs no load itself: each trial is a run of its own (locustfiles.trials).
+        sys.exit(run_trials(scenario, sys.argv[1:]))
 
 
 @events.init.add_listener
@@ -111,6 +116,8 @@ def _start_run(environment, **_kwargs) -> None:
     controller = controller_of(environment)
     try:
         scenario = scenario_from_options(environment.parsed_options)
+        if scenario.trials > 1 and not in_a_trial():
+            raise ConfigError("--trials: trials run headless only (locust -f locustfiles/fault_tolerance.py --headless --trials N)")
         check_endpoint(scenario)
         run = FaultToleranceRun(scenario)
     except ConfigError as exc:

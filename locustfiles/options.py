@@ -29,6 +29,7 @@ MAXIMA: dict[str, float] = {
     "max_concurrency": 100_000,
     "seed": 2**32 - 1,
     "trace_speedup": 10_000,
+    "trials": 1000,
 }
 
 
@@ -109,7 +110,7 @@ def add_options(parser) -> None:
         help="open-loop load: requests in flight at most; an arrival that finds this many waits, and its "
         "latency counts from when it should have been sent",
     )
-    parser.add_argument("--seed", default=0, help="seed of the open-loop arrival times")
+    parser.add_argument("--seed", default=0, help="seed of the open-loop arrival times, added to each injection's seed for random targets")
     parser.add_argument(
         "--trace",
         default="",
@@ -118,6 +119,12 @@ def add_options(parser) -> None:
         "(timestamp_ms,input_length,output_length); e.g. locustfiles/traces/sample.jsonl",
     )
     parser.add_argument("--trace-speedup", default=1.0, help="play the trace this many times faster than recorded")
+    parser.add_argument(
+        "--trials",
+        default=1,
+        help="run the scenario this many times, each with a fresh deployment and --seed + k - 1, then write the "
+        "trials summary (headless only); --expect may then bound a statistic, e.g. 'recovery_time_s.p95 <= 10'",
+    )
     parser.add_argument("--max-tokens", default=32, help="max_tokens of each request")
     parser.add_argument("--prompt", default="", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")
     parser.add_argument("--prompt-tokens", default=64, help="length of the synthetic prompt in words")

@@ -28,6 +28,13 @@ __all__ = ["DEMO_DEPLOYMENT", "DEMO_FAILURE", "LoadSettings", "Scenario", "scena
 DEMO_DEPLOYMENT = "agg-dp4"
 #: Where runs go when no --results-dir is given (see locustfiles.run.default_run_dir).
 DEFAULT_RESULTS_ROOT = Path("results")
+#: Set (to k) in the environment of trial k's process (see locustfiles.trials).
+TRIAL_VARIABLE = "FAULTSUITE_TRIAL"
+
+
+def in_a_trial() -> bool:
+    """Whether this process is one trial of a `--trials N` group."""
+    return TRIAL_VARIABLE in os.environ
 DEMO_FAILURE = "decode_worker"
 
 
@@ -101,6 +108,7 @@ class Scenario:
     junit: Path | None = None
     deployment_host: str = "127.0.0.1"  # where a launched deployment listens and is reached
     deployment_source: str = ""  # the --deployment given: a shipped name or a file's path
+    trials: int = 1  # how many times to run it (--trials), each a run of its own
 
     @property
     def deployment_name(self) -> str:
@@ -209,6 +217,9 @@ def scenario_from_options(options) -> Scenario:
         failure = failure.shifted_to(_number("fault-at", options.fault_at, allow_zero=True))
     if options.fault_count not in (None, ""):
         failure = failure.with_count(_number("fault-count", options.fault_count, int))
+    seed = _number("seed", options.seed, int, allow_zero=True)
+    if seed:
+        failure = failure.reseeded(seed)
     max_tokens = _number("max-tokens", options.max_tokens, int)
     rate_stages = _rate_stages(options)
     if (rate_stages or options.trace) and (getattr(options, "master", False) or getattr(options, "processes", None)):
@@ -229,7 +240,7 @@ def scenario_from_options(options) -> Scenario:
         rate_stages=rate_stages,
         arrival=_arrival(options.arrival),
         max_concurrency=_number("max-concurrency", options.max_concurrency, int),
-        seed=_number("seed", options.seed, int, allow_zero=True),
+        seed=seed,
         trace=str(options.trace or ""),
         trace_speedup=_number("trace-speedup", options.trace_speedup),
     )
@@ -247,6 +258,11 @@ def scenario_from_options(options) -> Scenario:
         if junit.is_dir():
             raise ConfigError(f"--junit {junit}: is a directory; give a file to write")
         _can_be_written(junit, f"--junit {junit}", is_directory=False)
+    trials = _number("trials", options.trials, int)
+    expectations = tuple(parse_expectations(options.expect or ""))
+    over_trials = [e.text for e in expectations if e.statistic is not None]
+    if over_trials and trials < 2 and not in_a_trial():
+        raise ConfigError(f"--expect {over_trials[0]}: a statistic over trials needs --trials 2 or more")
     dry_run_failures = None
     if options.dry_run:
         if deployment is None:
@@ -261,7 +277,8 @@ def scenario_from_options(options) -> Scenario:
         load=load,
         results_dir=results_dir,
         model=options.model or (deployment.model if deployment else "default"),
-        expectations=tuple(parse_expectations(options.expect or "")),
+        expectations=expectations,
+        trials=trials,
         abort_rule=parse_abort_rule(options.abort_if) if options.abort_if else None,
         junit=junit,
         deployment_host=_deployment_host(options.deployment_host),

@@ -62,6 +62,7 @@ class LoadSection(StrictModel):
     seed: int | None = Field(default=None, ge=0)
     trace: str | None = None
     trace_speedup: float | None = Field(default=None, gt=0)
+    trials: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _at_most(self) -> "LoadSection":

@@ -105,9 +105,10 @@ def load_trace(path: Path, speedup: float = 1.0) -> list[TraceRequest]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"--trace {path}: not UTF-8 text (offset {exc.start})") from None
-    if path.suffix == ".jsonl":
+    suffix = path.suffix.lstrip(".")
+    if suffix == "jsonl":
         rows = _mooncake(text, path)
-    elif path.suffix == ".csv":
+    elif suffix == "csv":
         rows = _csv(text, path)
     else:
         raise ConfigError(f"--trace {path}: expected a .jsonl (Mooncake) or .csv trace")

@@ -26,7 +26,8 @@ from faultsuite.layout import RunLayout
 from reports.charts import GROUP_TIMELINE_POINTS, chart_bundle, numeric
 from reports.results import MISSING, format_value
 from reports.rundata import RunData, in_group_order
-from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, error_counts
+from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, TrialStats, error_counts
+from reports.trials import TRIALS_COLUMNS, trials_row
 from reports.verdict import verdict
 
 __all__ = ["render_group_report", "render_report", "script_json"]
@@ -213,10 +214,11 @@ def _link(run: RunData, base: Path) -> str:
     return Path(os.path.relpath(RunLayout(run.run_dir).report.resolve(), base.resolve())).as_posix()
 
 
-def render_group_report(runs: list[RunData], path: Path) -> None:
+def render_group_report(runs: list[RunData], path: Path, trials: list[tuple[str, TrialStats]] | None = None) -> None:
     """Write the group's self-contained `group_report.html` to `path`: the summary table (each
     Failure cell links to its run's report, relative to `path.parent`), the verdict of each run
-    and one small timeline per run; runs ordered `none` first, then by failure."""
+    and one small timeline per run; runs ordered `none` first, then by failure. With `trials`
+    (the runs are trials of one scenario), their spread comes first."""
     ordered = in_group_order(runs)
     entries = []
     for index, run in enumerate(ordered):
@@ -239,6 +241,8 @@ def render_group_report(runs: list[RunData], path: Path) -> None:
             title=ordered[0].manifest.deployment if ordered else path.parent.name,
             summary_columns=SUMMARY_COLUMNS,
             runs=entries,
+            trials_columns=TRIALS_COLUMNS,
+            trials=[trials_row(column, stats) for column, stats in trials or []],
             data_json=script_json({"runs": bundles}),
             **_page_assets(),
         )

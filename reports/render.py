@@ -16,6 +16,7 @@ from reports.html import render_group_report, render_report
 from reports.results import run_notes, summary_markdown, write_summary
 from reports.rundata import RunData, in_group_order, load_run
 from reports.summary import ALL_COLUMNS
+from reports.trials import write_trials_summary
 
 __all__ = ["render_group", "render_run"]
 
@@ -37,9 +38,10 @@ def render_run(run_dir: Path) -> RunData:
     return data
 
 
-def render_group(group_dir: Path, runs: list[RunData] | None = None) -> list[RunData]:
+def render_group(group_dir: Path, runs: list[RunData] | None = None, *, trials: bool = False) -> list[RunData]:
     """Write `group_summary.md`, `group_summary.csv` and `group_report.html` for the runs in
-    `group_dir` (rendering each first, unless they are given already loaded)."""
+    `group_dir` (rendering each first, unless they are given already loaded); for the trials
+    of one scenario (`trials`), the trials summary too, which the group report shows."""
     layout = GroupLayout(group_dir)
     if runs is None:
         runs = [render_run(run.root) for run in layout.runs()]
@@ -51,5 +53,6 @@ def render_group(group_dir: Path, runs: list[RunData] | None = None) -> list[Run
         writer = csv.writer(out)
         writer.writerow(ALL_COLUMNS)
         writer.writerows([["" if row[c] is None else row[c] for c in ALL_COLUMNS] for row in rows])
-    render_group_report(runs, layout.report)
+    table = write_trials_summary(runs, group_dir) if trials else None
+    render_group_report(runs, layout.report, trials=table)
     return runs

@@ -61,6 +61,13 @@ for a run without a delivered fault):
   scheduled offsets (first to last).
 - Failed During Outage, open-loop load only: failed records of the Outage window.
 
+Trials (`--trials N`: the same scenario N times, each a run of its own), for each of
+`TRIAL_METRICS` over the trials where it has a value (`n` of them):
+
+- mean, min, max: of those values; p95: their 95th percentile (as above);
+- 95% confidence interval of the mean: mean ± t × s / √n, with s the sample standard deviation
+  and t Student's 0.975 quantile for n - 1 degrees of freedom; `None` for n < 2.
+
 Percentiles interpolate linearly between closest ranks (numpy's default method).
 """
 
@@ -86,9 +93,12 @@ __all__ = [
     "EXTRA_COLUMNS",
     "SUMMARY_COLUMNS",
     "Summary",
+    "TRIAL_METRICS",
+    "TrialStats",
     "Value",
     "compute_summary",
     "percentile",
+    "trial_stats",
 ]
 
 #: The three windows around the fault, as the columns name them: before it, during the outage,
@@ -377,3 +387,39 @@ def compute_summary(
         max_send_lag_s=max((lag for r in records if (lag := r.send_lag_s) is not None), default=None),
         **_windows(records, None if fault is None else fault_s, _outage_s(recovery_time, client_recovery)),
     )
+
+
+#: Summary columns whose spread over trials is reported, by column name and Summary field.
+TRIAL_METRICS = {"Failed": "failed", "Recovery Time": "recovery_time", "Client Recovery (s)": "client_recovery_s"}
+
+#: Student's t, 0.975 quantile, by degrees of freedom (1 to 30); 1.96 beyond.
+_T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrialStats:
+    """One metric over trials (see the module docstring); `None` where it has no value."""
+
+    n: int
+    mean: float | None
+    min: float | None
+    max: float | None
+    p95: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+def trial_stats(values: Iterable[float | None]) -> TrialStats:
+    """The statistics of one metric over trials; trials without a value are left out."""
+    present = [float(v) for v in values if v is not None]
+    n = len(present)
+    if n == 0:
+        return TrialStats(0, None, None, None, None, None, None)
+    mean = sum(present) / n
+    low = high = None
+    if n >= 2:
+        sd = math.sqrt(sum((v - mean) ** 2 for v in present) / (n - 1))
+        half = (_T_975[n - 2] if n - 1 <= len(_T_975) else 1.96) * sd / math.sqrt(n)
+        low, high = mean - half, mean + half
+    return TrialStats(n, mean, min(present), max(present), percentile(present, 95), low, high)

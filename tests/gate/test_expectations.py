@@ -8,7 +8,7 @@ from faultsuite.errors import ConfigError
 from faultsuite.records import RequestRecord
 from gate.abort import AbortWatch, parse_abort_rule
 from gate.ci_outputs import append_step_summary, checks_markdown, write_junit
-from gate.expectations import evaluate, parse_expectations
+from gate.expectations import evaluate, evaluate_trials, parse_expectations
 from reports.summary import compute_summary
 
 
@@ -105,3 +105,19 @@ def test_the_step_summary_is_appended_only_when_github_asks_for_it(tmp_path, mon
     outcomes = evaluate(parse_expectations("no_errors"), summary(ok=1, failed=1))
     append_step_summary("| table |\n\n" + checks_markdown(outcomes))
     assert target.read_text() == "earlier step\n| table |\n\n- ❌ no_errors: failed (requests that failed: 1)\n\n"
+
+
+def test_a_statistic_over_trials_is_checked_once_against_every_trial():
+    trials = [summary(ok=10, failed=f) for f in (1, 2, 6)]
+    expectations = parse_expectations("failed.mean <= 3; failed.max <= 5; failed <= 100")
+
+    outcomes = evaluate_trials(expectations, trials)
+
+    assert [(o.name, o.passed) for o in outcomes] == [("failed.mean <= 3", True), ("failed.max <= 5", False)]
+    assert "over 3 trials" in outcomes[1].reason
+    assert [o.name for o in evaluate(expectations, trials[0])] == ["failed <= 100"]
+
+
+def test_an_unknown_statistic_is_one_line():
+    with pytest.raises(ConfigError, match="unknown statistic 'p42'"):
+        parse_expectations("recovery_time_s.p42 <= 10")

@@ -9,6 +9,7 @@ from faultsuite.events import Event
 from faultsuite.records import RequestRecord
 from faultsuite.samples import WatcherSample
 from reports.summary import (
+    trial_stats,
     EXTRA_COLUMNS,
     SUMMARY_COLUMNS,
     Summary,
@@ -471,3 +472,22 @@ def test_offered_rate_and_failures_during_the_outage_are_for_open_loop_load():
 
     assert (closed.offered_rate_rps, closed.failed_during_outage) == (None, None)
     assert (opened.offered_rate_rps, opened.failed_during_outage) == (pytest.approx(7 / 20.0), 2)
+
+
+# --- trials ------------------------------------------------------------------------------------
+
+
+def test_trial_statistics_give_the_mean_its_95pct_interval_and_the_range():
+    stats = trial_stats([2.0, 4.0, 6.0])
+
+    # s = 2, t(2 df) = 4.303: 4 ± 4.303 × 2 / √3
+    assert (stats.n, stats.mean, stats.min, stats.max) == (3, 4.0, 2.0, 6.0)
+    assert (stats.ci_low, stats.ci_high) == (pytest.approx(4 - 4.303 * 2 / 3**0.5), pytest.approx(4 + 4.303 * 2 / 3**0.5))
+    assert stats.p95 == pytest.approx(5.8)
+
+
+def test_trials_without_a_value_are_left_out_and_one_value_has_no_interval():
+    stats = trial_stats([None, 3.0, None])
+
+    assert (stats.n, stats.mean, stats.ci_low, stats.ci_high) == (1, 3.0, None, None)
+    assert trial_stats([None]).mean is None
