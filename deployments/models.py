@@ -184,6 +184,11 @@ def check_header_value(value: str) -> str:
 class RequestSpec(StrictModel):
     """What every chat request to this deployment carries beyond the OpenAI fields."""
 
+    integrity: Literal["deterministic"] | None = Field(
+        None,
+        description="deterministic: the engine's token i is `tok<i> ` (the embedded engine); a 200 answer that "
+        "skips, repeats or restarts them is corrupt_output",
+    )
     headers: dict[HeaderName, Annotated[str, AfterValidator(check_header_value)]] = Field(
         default_factory=dict,
         description="sent with every request, e.g. Authorization: Bearer ${OPENAI_API_KEY}; ${NAME} is filled from "

@@ -35,6 +35,7 @@ class FailureKind(StrEnum):
     INCOMPLETE_STREAM = "incomplete_stream"  # the stream ended with neither a finish reason nor [DONE]
     STREAM_ERROR = "stream_error"  # an error object inside a 200 response
     INVALID_RESPONSE = "invalid_response"  # the body could not be parsed as the API's JSON
+    CORRUPT_OUTPUT = "corrupt_output"  # a 200 answer whose tokens skip, repeat or restart (request.integrity)
 
 Status = Literal["success", "failure"]
 
@@ -60,6 +61,8 @@ class RequestRecord:
     #: Open-loop load only: when the request should have been sent. Its `latency_s` and
     #: `ttft_s` then count from here, the wait for a free slot included.
     scheduled_offset_s: float | None = None
+    #: How often the deployment moved the stream to another worker, where it says so.
+    migrations: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -152,6 +155,7 @@ REQUESTS_CSV_COLUMNS = (
     "finish_reason",
     "error",
     "scheduled_offset_s",
+    "migrations",
 )
 
 
@@ -178,6 +182,7 @@ def write_requests_csv(records: Iterable[RequestRecord], path: Path) -> None:
                     r.finish_reason or "",
                     r.error or "",
                     "" if r.scheduled_offset_s is None else f"{r.scheduled_offset_s:.6f}",
+                    "" if r.migrations is None else r.migrations,
                 ]
             )
 

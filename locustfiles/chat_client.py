@@ -21,6 +21,7 @@ from locust.exception import CatchResponseError
 
 from faultsuite.bounded_http import Connection, DeadlineExceeded, HttpError
 from faultsuite.records import FailureKind
+from locustfiles.integrity import INTEGRITY_CHECKS
 from locustfiles.sse import StreamReader, StreamResult, read_completion
 
 __all__ = ["REQUEST_NAME", "ChatOutcome", "classify_exception", "send_chat"]
@@ -55,9 +56,19 @@ def classify_exception(exc: BaseException) -> tuple[FailureKind, str]:
     return FailureKind.CONNECTION_RESET, message
 
 
-def send_chat(connection: Connection, path: str, body: dict, timeout_s: float, request_event: EventHook, headers: dict[str, str] | None = None) -> ChatOutcome:
+def send_chat(
+    connection: Connection,
+    path: str,
+    body: dict,
+    timeout_s: float,
+    request_event: EventHook,
+    headers: dict[str, str] | None = None,
+    integrity: str | None = None,
+) -> ChatOutcome:
     """POST `body` to `path` and read the whole answer within `timeout_s` seconds, connect
-    included; fire `request_event` once with the verdict.
+    included; fire `request_event` once with the verdict. With `integrity` (a name of
+    `locustfiles.integrity.INTEGRITY_CHECKS`) an answer whose content fails it is
+    `corrupt_output`.
 
     Times are relative to the send: `first_token_at` and `token_times` in the result are
     seconds after `start_time`.
@@ -91,6 +102,10 @@ def send_chat(connection: Connection, path: str, body: dict, timeout_s: float, r
         connection.close()
         result = StreamResult()
         result.fail(FailureKind.INVALID_RESPONSE, f"unreadable response ({type(exc).__name__}: {exc})")
+    if integrity is not None and result.error_kind is None:
+        problem = INTEGRITY_CHECKS[integrity](result.contents)
+        if problem is not None:
+            result.fail(FailureKind.CORRUPT_OUTPUT, problem)
     latency_s = time.perf_counter() - started
     _fire(request_event, path, start_time, latency_s, result)
     return ChatOutcome(start_time, latency_s, result, http_status)

@@ -50,6 +50,7 @@ def record_of(session: ClientSession, seq: int, start_offset_s: float, outcome: 
         error_kind=result.error_kind,
         error=result.error,
         scheduled_offset_s=scheduled_offset_s,
+        migrations=result.migrations,
     )
 
 
@@ -90,7 +91,9 @@ class ChatUser(User):
             session.finished()
             raise StopUser()
         start_offset_s = session.clock.offset()
-        outcome = send_chat(self.connection, CHAT_PATH, request_body(session), load.request_timeout_s, self.environment.events.request, load.headers)
+        outcome = send_chat(
+            self.connection, CHAT_PATH, request_body(session), load.request_timeout_s, self.environment.events.request, load.headers, load.integrity
+        )
         session.record(record_of(session, self.sent, start_offset_s, outcome))
         self.sent += 1
         if not outcome.ok:

@@ -67,7 +67,9 @@ class OpenLoopUser(User):
         with slots:
             connection = self.idle.pop() if self.idle else Connection(self.host, self.connection_timeout_s)
             start_offset_s = session.clock.offset()
-            outcome = send_chat(connection, CHAT_PATH, self._body(session, seq), load.request_timeout_s, self.environment.events.request, load.headers)
+            outcome = send_chat(
+                connection, CHAT_PATH, self._body(session, seq), load.request_timeout_s, self.environment.events.request, load.headers, load.integrity
+            )
             self.idle.append(connection)
         session.record(record_of(session, seq, start_offset_s, outcome, scheduled_offset_s))
 

@@ -59,6 +59,8 @@ class LoadSettings:
     arrival: Arrival = "poisson"
     max_concurrency: int = 1000
     seed: int = 0
+    #: The deployment's `request.integrity`: how each answer's content is checked (None: not).
+    integrity: str | None = None
     #: Trace replay: the trace's path ("" for none) and how much faster than recorded to play it.
     trace: str = ""
     trace_speedup: float = 1.0
@@ -241,6 +243,7 @@ def scenario_from_options(options) -> Scenario:
         arrival=_arrival(options.arrival),
         max_concurrency=_number("max-concurrency", options.max_concurrency, int),
         seed=seed,
+        integrity=deployment.request.integrity if deployment is not None else None,
         trace=str(options.trace or ""),
         trace_speedup=_number("trace-speedup", options.trace_speedup),
     )

@@ -53,6 +53,13 @@ def _choices(payload: dict) -> list[dict]:
     return [_object(choice, "a choice") for choice in choices]
 
 
+def _migrations(payload: dict) -> int:
+    count = payload["migrations"]
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_TOKEN_COUNT:
+        raise WrongShape(f"migrations is not a count: {json.dumps(count)[:100]}")
+    return count
+
+
 def _completion_tokens(payload: dict) -> int | None:
     """`usage.completion_tokens`, when the payload has one: a whole number of tokens."""
     usage = _optional_object(payload.get("usage"), "usage")
@@ -76,6 +83,8 @@ class StreamResult:
     done: bool = False
     error_kind: FailureKind | None = None
     error: str | None = None
+    contents: list[str] = field(default_factory=list)  # each content piece, in order
+    migrations: int | None = None  # what the deployment said of moving the stream, if anything
 
     @property
     def output_tokens(self) -> int:
@@ -166,11 +175,14 @@ class StreamReader:
         tokens = _completion_tokens(payload)
         if tokens is not None:
             result.usage_tokens = tokens
+        result.migrations = _migrations(payload) if "migrations" in payload else result.migrations
         for choice in _choices(payload):
             delta = _optional_object(choice.get("delta"), "delta")
             content = _optional_text(delta.get("content"), "delta.content")
             reasoning = _optional_text(delta.get("reasoning_content"), "delta.reasoning_content")
             finish_reason = _optional_text(choice.get("finish_reason"), "finish_reason")
+            if content:
+                result.contents.append(content)
             if content or reasoning:
                 result.content_chunks += 1
                 result.token_times.append(at)
@@ -209,9 +221,11 @@ def read_completion(body: str, at: float) -> StreamResult:
     try:
         choices = _choices(payload)
         result.usage_tokens = _completion_tokens(payload)
+        result.migrations = _migrations(payload) if "migrations" in payload else None
         for choice in choices:
             content = _optional_text(_optional_object(choice.get("message"), "message").get("content"), "message.content")
             if content:
+                result.contents.append(content)
                 result.content_chunks += 1
             result.finish_reason = _optional_text(choice.get("finish_reason"), "finish_reason") or result.finish_reason
     except WrongShape as exc:

@@ -61,6 +61,14 @@ for a run without a delivered fault):
   scheduled offsets (first to last).
 - Failed During Outage, open-loop load only: failed records of the Outage window.
 
+Migration and integrity (where the deployment says a stream moved to another worker, the
+`migrations` of its record; where it declares `request.integrity`, the `corrupt_output` kind):
+
+- Migrated Requests: records with `migrations` of at least 1.
+- Migration Latency Penalty (s): mean `latency_s` of migrated successes minus that of the
+  other successes; `None` without both.
+- Corrupt Outputs: failed records of kind `corrupt_output`.
+
 Trials (`--trials N`: the same scenario N times, each a run of its own), for each of
 `TRIAL_METRICS` over the trials where it has a value (`n` of them):
 
@@ -80,7 +88,7 @@ from itertools import chain
 import numpy as np
 
 from faultsuite.events import Event, EventKind
-from faultsuite.records import RequestRecord
+from faultsuite.records import FailureKind, RequestRecord
 from faultsuite.samples import WatcherSample
 
 __all__ = [
@@ -137,6 +145,9 @@ EXTRA_COLUMNS = (
       for metric, unit in (("Success Rate", " (%)"), ("Latency p50", " (s)"), ("Latency p99", " (s)"), ("TTFT p99", " (ms)"))),
     "Offered Rate (req/s)",
     "Failed During Outage",
+    "Migrated Requests",
+    "Migration Latency Penalty (s)",
+    "Corrupt Outputs",
 )  # fmt: skip
 
 ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
@@ -187,6 +198,9 @@ class Summary:
     ttft_p99_recovered_ms: float | None = None
     offered_rate_rps: float | None = None
     failed_during_outage: int | None = None
+    migrated_requests: int = 0
+    migration_latency_penalty_s: float | None = None
+    corrupt_outputs: int = 0
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
@@ -273,6 +287,12 @@ def _client_recovery(
     last_fail_end = max(r.end_offset_s for r in failed_after)
     starts = [r.start_offset_s for r in ok if r.start_offset_s >= last_fail_end]
     return min(starts) - fault_s if starts else None
+
+
+def _migration_penalty(ok: list[RequestRecord]) -> float | None:
+    moved = _mean([r.latency_s for r in ok if (r.migrations or 0) > 0])
+    stayed = _mean([r.latency_s for r in ok if not r.migrations])
+    return None if moved is None or stayed is None else moved - stayed
 
 
 def _outage_s(recovery_time: float | None, client_recovery: float | None) -> float | None:
@@ -386,6 +406,9 @@ def compute_summary(
         error_breakdown=_error_breakdown(failed),
         max_send_lag_s=max((lag for r in records if (lag := r.send_lag_s) is not None), default=None),
         **_windows(records, None if fault is None else fault_s, _outage_s(recovery_time, client_recovery)),
+        migrated_requests=sum(1 for r in records if (r.migrations or 0) > 0),
+        migration_latency_penalty_s=_migration_penalty(ok),
+        corrupt_outputs=sum(1 for r in failed if r.error_kind == FailureKind.CORRUPT_OUTPUT),
     )
 
 

@@ -2,11 +2,16 @@
 
 It talks to its worker over an inherited socket (`--fd`), one JSON object per line:
 
-    worker -> engine   {"op": "submit", "id": ..., "prompt_tokens": n, "max_tokens": m, "prefilled": bool}
+    worker -> engine   {"op": "submit", "id": ..., "prompt_tokens": n, "max_tokens": m, "prefilled": bool,
+                        "start": k}                        (k: tokens already delivered elsewhere)
                        {"op": "cancel", "id": ...}
     engine -> worker   {"ready": true}                       once the "model" is loaded
                        {"id": ..., "token": "..."}           one per generated token
                        {"id": ..., "finish_reason": "length", "prompt_tokens": n, "completion_tokens": m}
+
+The output is a function of the request alone: token i is `tok<i> `, so a client can tell a
+stream that skips, repeats or restarts. A sequence submitted with `start` k (a stream
+migrated here with k tokens delivered) continues at token k, up to `max_tokens` in all.
 
 Timing model, per scheduler step: newly admitted sequences are prefilled
 (`prefill_ms_per_token` × their prompt tokens), then every running sequence gets one token,
@@ -78,7 +83,9 @@ class Engine:
             message = json.loads(line)
             if message["op"] == "submit":
                 self.waiting.append(
-                    Sequence(message["id"], message["prompt_tokens"], message["max_tokens"], message.get("prefilled", False))
+                    Sequence(
+                        message["id"], message["prompt_tokens"], message["max_tokens"], message.get("prefilled", False), message.get("start", 0)
+                    )
                 )
                 self.work.set()
             elif message["op"] == "cancel":

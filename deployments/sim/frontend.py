@@ -113,7 +113,7 @@ class Frontend:
         status = "error"
         try:
             for message in messages:
-                if first:
+                if first and "migrated" not in message:
                     self.metrics.pending.dec()
                     first = False
                 if "finish_reason" in message:
@@ -133,15 +133,20 @@ class Frontend:
     def stream(self, request_id: str, messages: Iterator[dict]) -> Iterator[bytes]:
         created = int(time.time())
         yield self.chunk(request_id, created, choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+        migrations = 0
         try:
             for message in messages:
+                if "migrated" in message:
+                    migrations += 1
+                    continue
                 if "token" in message:
                     delta = {"content": message["token"]}
                     yield self.chunk(request_id, created, choices=[{"index": 0, "delta": delta, "finish_reason": None}])
                     continue
                 yield self.chunk(request_id, created, choices=[{"index": 0, "delta": {}, "finish_reason": message["finish_reason"]}])
                 usage = usage_of(message)
-                yield self.chunk(request_id, created, choices=[], usage=usage)
+                # How often the stream moved to another worker: what a client cannot see otherwise.
+                yield self.chunk(request_id, created, choices=[], usage=usage, **({"migrations": migrations} if migrations else {}))
                 yield b"data: [DONE]\n\n"
         except UpstreamError as exc:
             log.warning("request %s failed mid-stream: %s", request_id, exc)
@@ -150,11 +155,15 @@ class Frontend:
 
     def complete(self, request_id: str, messages: Iterator[dict]) -> dict:
         text = []
+        migrations = 0
         for message in messages:
-            if "token" in message:
+            if "migrated" in message:
+                migrations += 1
+            elif "token" in message:
                 text.append(message["token"])
             else:
                 return {
+                    **({"migrations": migrations} if migrations else {}),
                     "id": request_id,
                     "object": "chat.completion",
                     "created": int(time.time()),

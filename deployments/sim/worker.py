@@ -87,15 +87,16 @@ class EngineClient:
         gevent.sleep(0.2)  # let the error lines reach the callers before the sockets close
         os._exit(3)
 
-    def generate(self, prompt_tokens: int, max_tokens: int, prefilled: bool = False) -> Iterator[dict]:
-        """Messages of one generation, ending with its finish (or error) message."""
+    def generate(self, prompt_tokens: int, max_tokens: int, prefilled: bool = False, start: int = 0) -> Iterator[dict]:
+        """Messages of one generation, ending with its finish (or error) message; from token
+        `start` on, when `start` tokens were delivered elsewhere (a migrated stream)."""
         request_id = f"r{next(self._ids)}"
         stream: Queue = Queue()
         self.streams[request_id] = stream
         finished = False
         try:
             self._send(
-                {"op": "submit", "id": request_id, "prompt_tokens": prompt_tokens, "max_tokens": max_tokens, "prefilled": prefilled}
+                {"op": "submit", "id": request_id, "prompt_tokens": prompt_tokens, "max_tokens": max_tokens, "prefilled": prefilled, "start": start}
             )
             while True:
                 message = stream.get()
@@ -135,7 +136,7 @@ class RemotePrefill:
             return f"remote prefill failed: {status}{exc}"
 
 
-def generation(engine: EngineClient, prefill: RemotePrefill | None, prompt_tokens: int, max_tokens: int) -> Iterator[dict]:
+def generation(engine: EngineClient, prefill: RemotePrefill | None, prompt_tokens: int, max_tokens: int, start: int = 0) -> Iterator[dict]:
     """A generation, its prompt first prefilled remotely when the worker has a prefill queue."""
     if prefill is not None:
         failure = prefill(prompt_tokens)
@@ -143,7 +144,7 @@ def generation(engine: EngineClient, prefill: RemotePrefill | None, prompt_token
             log.warning("%s", failure)
             yield {"error": failure}
             return
-    yield from engine.generate(prompt_tokens, max_tokens, prefilled=prefill is not None)
+    yield from engine.generate(prompt_tokens, max_tokens, prefilled=prefill is not None, start=start)
 
 
 def make_app(engine: EngineClient, prefill: RemotePrefill | None = None):
@@ -158,7 +159,7 @@ def make_app(engine: EngineClient, prefill: RemotePrefill | None = None):
                 return json_response(start_response, "503 Service Unavailable", {"error": "engine not ready"})
             body = json.loads(environ["wsgi.input"].read() or b"{}")
             start_response("200 OK", NDJSON_HEADERS)
-            messages = generation(engine, prefill, int(body["prompt_tokens"]), int(body["max_tokens"]))
+            messages = generation(engine, prefill, int(body["prompt_tokens"]), int(body["max_tokens"]), int(body.get("start", 0)))
             return ((json.dumps(m) + "\n").encode() for m in messages)
         return json_response(start_response, "404 Not Found", {"error": f"no route {path}"})
 
