@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from faultsuite.errors import ConfigError
+from faultsuite.textfile import read_bounded_text
 
 __all__ = [
     "MAX_EXPANDED_NODES",
@@ -81,22 +82,6 @@ def validation_message(error: ValidationError) -> str:
     return f"{path}: {message}" + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 
 
-def _read_text(path: Path) -> str:
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:  # a path no file can have, e.g. with a NUL in it
-        raise ConfigError(f"{path!s:.200}: cannot read: {exc}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not a declarative file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
-
-
 def _expanded_nodes(root: yaml.Node) -> int:
     """How many nodes `root` holds with every alias expanded, counted without expanding:
     each distinct node once, weighted by how often it is reached. Raises ValueError for a
@@ -146,7 +131,7 @@ def _parse(text: str) -> object:
 
 def read_yaml(path: Path) -> object:
     """Parsed YAML of `path`; a missing, oversized, non-UTF-8 or malformed file is a ConfigError."""
-    text = _read_text(path)
+    text = read_bounded_text(path, MAX_FILE_BYTES)
     try:
         return _parse(text)
     except yaml.YAMLError as exc:

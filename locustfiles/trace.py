@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faultsuite.errors import ConfigError
+from faultsuite.textfile import read_bounded_text
 
 __all__ = ["BLOCK_TOKENS", "SAMPLE_TRACE", "TraceRequest", "load_trace", "prompt_for", "write_sample_trace"]
 
@@ -92,19 +93,7 @@ def _csv(text: str, path: Path) -> list[tuple[float, int, int, tuple[int, ...]]]
 def load_trace(path: Path, speedup: float = 1.0) -> list[TraceRequest]:
     """The trace's requests in arrival order, times relative to its first and divided by
     `speedup`; ConfigError naming the file and line for anything else."""
-    try:
-        with path.open("rb") as file:
-            data = file.read(MAX_TRACE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"--trace {path}: cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:  # a path no file can have, e.g. with a NUL in it
-        raise ConfigError(f"--trace {str(path)[:200]!r}: cannot read: {exc}") from None
-    if len(data) > MAX_TRACE_BYTES:
-        raise ConfigError(f"--trace {path}: larger than {MAX_TRACE_BYTES // (1024 * 1024)} MiB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"--trace {path}: not UTF-8 text (offset {exc.start})") from None
+    text = read_bounded_text(path, MAX_TRACE_BYTES, f"--trace {str(path)[:200]}")
     suffix = path.suffix.lstrip(".")
     if suffix == "jsonl":
         rows = _mooncake(text, path)
