@@ -59,6 +59,26 @@ def test_without_redundancy_failures_are_about_recovery_time_times_clients_over_
     assert abs(summary["Failed"] - predicted) <= FAILURE_COUNT_TOLERANCE * predicted, (summary["Failed"], predicted)
 
 
+def test_under_open_loop_load_failures_are_about_the_outage_times_the_rate(tmp_path):
+    # The same graph and fault as above, but arrivals that do not wait for answers: twice the
+    # closed-loop clients' throughput (about 4 / 0.8 s), evenly spaced so the count is exact.
+    rate = 8
+    result = run(
+        tmp_path, "--deployment", "agg-dp1", "--failure", "decode_worker", "--rate", str(rate),
+        "--arrival", "constant", "--duration", "12", "--fault-at", "3",
+    )  # fmt: skip
+    summary = result.summary
+    outage_s = max(summary["Recovery Time"], summary["Client Recovery (s)"])
+    predicted = outage_s * rate
+    during = summary["Failed During Outage"]
+    assert abs(during - predicted) <= FAILURE_COUNT_TOLERANCE * predicted, (during, predicted)
+    # The rest were in flight at the fault: about the rate times a request's time.
+    fault = fault_offset(result)
+    in_flight = [r for r in result.records if r["scheduled_offset_s"] < fault <= r["scheduled_offset_s"] + r["latency_s"]]
+    assert summary["Failed"] - during <= len(in_flight) + 1, (summary["Failed"], during, len(in_flight))
+    assert len(in_flight) <= rate * summary["Latency Before"] + 2
+
+
 def test_with_four_workers_a_decode_worker_kill_costs_at_most_the_requests_in_flight(tmp_path):
     result = run(tmp_path, "--deployment", "agg-dp4", "--failure", "decode_worker", "--fault-at", "3")
     fault = fault_offset(result)
