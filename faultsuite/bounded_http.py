@@ -7,7 +7,8 @@ A hostile or broken server must not be able to freeze the runner or fill its mem
 - bytes: at most `Limits.header_bytes` of status line and headers, `Limits.line_bytes` in one
   line of a streamed body, and `Limits.body_bytes` in a body read whole;
 - the hub: a read that finds bytes waiting does not yield to other greenlets, so after every
-  `YIELD_EVERY_READS` reads the exchange yields, and a flood cannot starve the run's timers.
+  `YIELD_EVERY_READS` reads the exchange waits for one turn of the event loop, and a flood
+  cannot starve the run's timers.
 
 The bytes are parsed by geventhttpclient's HTTP parser (llhttp), fed by our own reads; only
 the parser's body callback is ours (pinned in pyproject.toml, tested in tests/faultsuite).
@@ -236,7 +237,9 @@ class Connection:
             raise DeadlineExceeded("the deadline passed while waiting for the server") from None
         self._reads += 1
         if self._reads % YIELD_EVERY_READS == 0:
-            gevent.sleep(0)
+            # Not sleep(0): that runs only greenlets already switched to, and timers that are
+            # due starve behind a flood (seen with gevent 26.9). idle() lets the loop go round.
+            gevent.idle()
             self._remaining()
         self._answer_bytes += len(data)
         self.arrived_at = time.perf_counter()
