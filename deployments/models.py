@@ -186,8 +186,8 @@ class RequestSpec(StrictModel):
 
     integrity: Literal["deterministic"] | None = Field(
         None,
-        description="deterministic: the engine's token i is `tok<i> ` (the embedded engine); a 200 answer that "
-        "skips, repeats or restarts them is corrupt_output",
+        description="deterministic: the engine's token i is the word `tok<i>` (the embedded engine, Dynamo's "
+        "mocker with the suite's replay trace); a 200 answer that skips, repeats or restarts them is corrupt_output",
     )
     headers: dict[HeaderName, Annotated[str, AfterValidator(check_header_value)]] = Field(
         default_factory=dict,
@@ -248,6 +248,10 @@ class MetricsSpec(StrictModel):
     url: UrlTemplate = Field(description="Prometheus text endpoint (template)")
     pending: str | None = Field(None, description="series meaning requests waiting")
     active_workers: str | None = Field(None, description="series meaning workers serving")
+    migrations: str | None = Field(
+        None, description="counter of requests the deployment moved to another worker, e.g. "
+        "dynamo_frontend_model_migration_total",
+    )
 
 
 class DeploymentSpec(StrictModel):

@@ -46,6 +46,7 @@ class WatcherSample:
     up: bool
     pending_requests: float | None = None
     active_workers: float | None = None
+    migrations_total: float | None = None  # a counter: requests the deployment migrated so far
 
 
 WATCHER_COLUMNS = tuple(f.name for f in fields(WatcherSample))
@@ -105,6 +106,7 @@ def read_samples(path: Path) -> list[WatcherSample]:
                 up=row["up"] == "1",
                 pending_requests=opt(row["pending_requests"]),
                 active_workers=opt(row["active_workers"]),
+                migrations_total=opt(row.get("migrations_total", "")),  # absent before the column was
             )
             for row in csv.DictReader(src)
         ]

@@ -68,7 +68,7 @@ def send_chat(
     """POST `body` to `path` and read the whole answer within `timeout_s` seconds, connect
     included; fire `request_event` once with the verdict. With `integrity` (a name of
     `locustfiles.integrity.INTEGRITY_CHECKS`) an answer whose content fails it is
-    `corrupt_output`.
+    `corrupt_output`, and one whose tokens restarted counts at least one migration.
 
     Times are relative to the send: `first_token_at` and `token_times` in the result are
     seconds after `start_time`.
@@ -105,7 +105,9 @@ def send_chat(
     if integrity is not None and result.error_kind is None:
         problem = INTEGRITY_CHECKS[integrity](result.contents)
         if problem is not None:
-            result.fail(FailureKind.CORRUPT_OUTPUT, problem)
+            result.fail(FailureKind.CORRUPT_OUTPUT, problem.message)
+            if problem.restarted:
+                result.migrations = max(result.migrations or 0, 1)
     latency_s = time.perf_counter() - started
     _fire(request_event, path, start_time, latency_s, result)
     return ChatOutcome(start_time, latency_s, result, http_status)

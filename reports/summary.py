@@ -67,7 +67,13 @@ Migration and integrity (where the deployment says a stream moved to another wor
 - Migrated Requests: records with `migrations` of at least 1.
 - Migration Latency Penalty (s): mean `latency_s` of migrated successes minus that of the
   other successes; `None` without both.
-- Corrupt Outputs: failed records of kind `corrupt_output`.
+- Corrupt Outputs: failed records of kind `corrupt_output`. A stream whose tokens restarted
+  at the first one counts as migrated too (its record's `migrations` is at least 1), whether
+  or not the deployment said so: only a stream replayed on another worker does that.
+- Migrations Counted: the rise of the deployment's own migration counter (`metrics.migrations`,
+  the watcher's `migrations_total`) over the run, as Prometheus's `increase` counts it: over up
+  samples with a value, in order, each rise between neighbours, and after a fall (the
+  counter's process restarted) the whole new value; `None` when no sample has a value.
 
 Trials (`--trials N`: the same scenario N times, each a run of its own), for each of
 `TRIAL_METRICS` over the trials where it has a value (`n` of them):
@@ -148,6 +154,7 @@ EXTRA_COLUMNS = (
     "Migrated Requests",
     "Migration Latency Penalty (s)",
     "Corrupt Outputs",
+    "Migrations Counted",
 )  # fmt: skip
 
 ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
@@ -201,6 +208,7 @@ class Summary:
     migrated_requests: int = 0
     migration_latency_penalty_s: float | None = None
     corrupt_outputs: int = 0
+    migrations_counted: float | None = None
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
@@ -409,7 +417,15 @@ def compute_summary(
         migrated_requests=sum(1 for r in records if (r.migrations or 0) > 0),
         migration_latency_penalty_s=_migration_penalty(ok),
         corrupt_outputs=sum(1 for r in failed if r.error_kind == FailureKind.CORRUPT_OUTPUT),
+        migrations_counted=_counter_increase([s.migrations_total for s in samples if s.up and s.migrations_total is not None]),
     )
+
+
+def _counter_increase(readings: list[float]) -> float | None:
+    """Migrations Counted (see the module docstring) from a counter's readings, in order."""
+    if not readings:
+        return None
+    return sum(b - a if b >= a else b for a, b in zip(readings, readings[1:]))
 
 
 #: Summary columns whose spread over trials is reported, by column name and Summary field.

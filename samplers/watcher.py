@@ -1,6 +1,6 @@
 """The watcher: samples the deployment's Prometheus `/metrics` into `watcher.csv`.
 
-Which series mean "pending requests" and "active workers" is the deployment's to say
+Which series mean "pending requests", "active workers" and "migrations" is the deployment's to say
 (`metrics:` in its YAML). A scrape that fails is recorded as a row with `up=0`, never
 skipped, so a gap in the chart is a gap in the deployment: that includes a scrape that takes
 longer than its timeout in all (not per read), and a page larger than `MAX_PAGE_BYTES`.
@@ -36,6 +36,7 @@ class MetricNames:
 
     pending: str | None
     active_workers: str | None
+    migrations: str | None = None
 
 
 def _wanted_lines(page: bytes, names: list[str]) -> str:
@@ -46,17 +47,23 @@ def _wanted_lines(page: bytes, names: list[str]) -> str:
     return "\n".join(m.group().decode("utf-8", errors="replace") for m in re.finditer(pattern, page, re.MULTILINE)) + "\n"
 
 
-def parse_metrics(page: bytes, names: MetricNames) -> tuple[float | None, float | None]:
-    """(pending, active workers) from a Prometheus text page; each summed over its label sets."""
-    wanted = {names.pending: 0, names.active_workers: 1}
-    totals: list[float | None] = [None, None]
-    text = _wanted_lines(page, [name for name in wanted if name])
-    for family in text_string_to_metric_families(text):
+def parse_metrics(page: bytes, names: MetricNames) -> tuple[float | None, float | None, float | None]:
+    """(pending, active workers, migrations) from a Prometheus text page; each summed over its
+    label sets, `None` where the series is unset or absent from the page. A declared migration
+    counter absent from the page reads 0: counters with labels appear at their first count."""
+    # A name may be declared for two meanings; each slot takes its own.
+    wanted: dict[str, list[int]] = {}
+    for slot, name in enumerate((names.pending, names.active_workers, names.migrations)):
+        if name:
+            wanted.setdefault(name, []).append(slot)
+    totals: list[float | None] = [None, None, None]
+    for family in text_string_to_metric_families(_wanted_lines(page, list(wanted))):
         for sample in family.samples:
-            slot = wanted.get(sample.name)
-            if slot is not None and sample.name is not None:
+            for slot in wanted.get(sample.name, ()):
                 totals[slot] = (totals[slot] or 0.0) + sample.value
-    return totals[0], totals[1]
+    if names.migrations and totals[2] is None:
+        totals[2] = 0.0
+    return totals[0], totals[1], totals[2]
 
 
 class Watcher(CsvSampler):
@@ -83,12 +90,12 @@ class Watcher(CsvSampler):
             status, page = fetch(self.url, self.timeout_s, MAX_PAGE_BYTES)
             if status != 200:
                 raise HttpError(f"HTTP {status}")
-            pending, active = parse_metrics(page, self.names)
+            pending, active, migrations = parse_metrics(page, self.names)
         except (OSError, HttpError, ValueError) as exc:
             log.debug("metrics scrape of %s failed: %s", self.url, exc)
             return WatcherSample(wall, offset, up=False)
-        return WatcherSample(wall, offset, True, pending, active)
+        return WatcherSample(wall, offset, True, pending, active, migrations)
 
     def sample(self, wall: float, offset: float) -> list[tuple]:
         s = self.scrape(wall, offset)
-        return [(s.time, s.offset_s, s.up, s.pending_requests, s.active_workers)]
+        return [(s.time, s.offset_s, s.up, s.pending_requests, s.active_workers, s.migrations_total)]

@@ -4,8 +4,9 @@ Run with the Dynamo environment's interpreter (it has `tokenizers`), never impor
 suite: `python tiny_model.py OUT_DIR`. Everything is made here, reproducibly: a word-level
 tokenizer trained on the sentences below, a llama-style config and a chat template. No
 weights: the mocker only tokenizes. The replay trace holds one entry per stream length the
-suite may ask for (1 to 512 tokens, replay id `tokens_N`), whose token ids decode to real
-words, so every streamed chunk has text.
+suite may ask for (1 to 512 tokens, replay id `tokens_N`). Its token i is the word `tok<i>`, as
+the embedded engine's is, so every streamed chunk has text and `request.integrity:
+deterministic` can check what a stream carried.
 """
 
 import json
@@ -32,6 +33,8 @@ CHAT_TEMPLATE = (
 )
 # Stream lengths (output tokens) the trace offers, by replay id: "tokens_N".
 REPLAY_LENGTHS = range(1, 513)
+# Output token i of every replayed stream, as in `locustfiles/integrity.py`.
+OUTPUT_WORDS = [f"tok{i}" for i in range(max(REPLAY_LENGTHS))]
 
 
 def train_tokenizer() -> Tokenizer:
@@ -40,20 +43,20 @@ def train_tokenizer() -> Tokenizer:
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
     trainer = trainers.WordLevelTrainer(special_tokens=SPECIAL_TOKENS, min_frequency=1)
-    tokenizer.train_from_iterator(CORPUS, trainer=trainer)
+    tokenizer.train_from_iterator([*CORPUS, " ".join(OUTPUT_WORDS)], trainer=trainer)
     return tokenizer
 
 
 def replay_rows(tokenizer: Tokenizer) -> list[dict]:
     """Mooncake-style rows: the mocker streams `output_token_ids` for `output_replay_id:ID`."""
-    words = [tokenizer.token_to_id(word) for sentence in CORPUS for word in sentence.split()]
+    words = [tokenizer.token_to_id(word) for word in OUTPUT_WORDS]
     return [
         {
             "request_id": f"tokens_{length}",
             "input_length": 1,
             "hash_ids": [index + 1],
             "output_length": length,
-            "output_token_ids": [words[k % len(words)] for k in range(length)],
+            "output_token_ids": words[:length],
         }
         for index, length in enumerate(REPLAY_LENGTHS)
     ]

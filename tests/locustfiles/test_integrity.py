@@ -14,6 +14,15 @@ def test_the_tokens_in_order_are_whole():
     assert deterministic_problem(pieces(0, 1, 2, 3)) is None
 
 
+def test_the_words_may_be_separated_by_leading_spaces_as_dynamos_detokenizer_sends_them():
+    assert deterministic_problem(["tok0", " tok1", " tok2"]) is None
+    assert "tokens 1 to 1 missing" in deterministic_problem(["tok0", " tok2"]).message
+
+
+def test_tokens_run_together_are_not_the_engines_tokens():
+    assert "not the engine's tokens" in deterministic_problem(["tok0tok1"]).message
+
+
 @pytest.mark.parametrize(
     ("stream", "says"),
     [
@@ -24,7 +33,12 @@ def test_the_tokens_in_order_are_whole():
     ],
 )
 def test_a_stream_that_restarts_repeats_skips_or_says_something_else_is_named(stream, says):
-    assert says in deterministic_problem(stream)
+    assert says in deterministic_problem(stream).message
+
+
+def test_only_a_restart_counts_as_a_migration_the_deployment_did_not_report():
+    assert deterministic_problem(pieces(0, 1, 0, 1, 2)).restarted
+    assert not deterministic_problem(pieces(0, 1, 1, 2)).restarted
 
 
 def test_the_reader_keeps_each_content_piece_and_the_migrations_the_deployment_reported():

@@ -474,6 +474,46 @@ def test_offered_rate_and_failures_during_the_outage_are_for_open_loop_load():
     assert (opened.offered_rate_rps, opened.failed_during_outage) == (pytest.approx(7 / 20.0), 2)
 
 
+# --- migration and integrity -------------------------------------------------------------------
+
+
+def test_migrated_requests_count_records_with_a_migration_and_their_penalty_is_against_the_rest():
+    migrated = [replace(record(12, 1.5), migrations=1), replace(record(14, 2.5, ok=False, error_kind="corrupt_output"), migrations=2)]
+    plain = [record(1, 1.0), record(2, 1.0), replace(record(3, 1.0), migrations=0)]
+    summary = summarize([*migrated, *plain])
+
+    assert summary.migrated_requests == 2
+    # The failed migrated record is left out: 1.5 against 1.0.
+    assert summary.migration_latency_penalty_s == pytest.approx(0.5)
+
+
+def test_the_migration_penalty_needs_migrated_and_other_successes_alike():
+    assert summarize([record(1), record(2)]).migration_latency_penalty_s is None
+    assert summarize([replace(record(1), migrations=1)]).migration_latency_penalty_s is None
+
+
+def test_corrupt_outputs_count_failures_of_that_kind_only():
+    records = [record(12, ok=False, error_kind="corrupt_output"), record(13, ok=False, error_kind="stream_error"), record(14)]
+
+    assert summarize(records).corrupt_outputs == 1
+
+
+def counted(offset: float, total: float | None, *, up: bool = True) -> WatcherSample:
+    return WatcherSample(time=RUN_START + offset, offset_s=offset, up=up, migrations_total=total)
+
+
+def test_migrations_counted_is_the_counters_rise_over_the_run_and_survives_a_reset():
+    # 3 already counted before the run, +2, a failed scrape, +1, then the frontend restarted
+    # (0) and counted 1 more.
+    samples = [counted(0, 3.0), counted(1, 5.0), counted(2, None, up=False), counted(3, 6.0), counted(4, 0.0), counted(5, 1.0)]
+
+    assert summarize(samples=samples).migrations_counted == 4.0
+
+
+def test_migrations_are_not_counted_without_a_counter():
+    assert summarize(samples=[sample(1, 2.0), sample(2, 3.0)]).migrations_counted is None
+
+
 # --- trials ------------------------------------------------------------------------------------
 
 

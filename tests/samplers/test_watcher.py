@@ -12,7 +12,7 @@ import pytest
 
 from faultsuite.clock import RunClock
 from faultsuite.samples import read_samples
-from samplers.watcher import MetricNames, Watcher
+from samplers.watcher import MetricNames, Watcher, parse_metrics
 
 METRICS = b"""# TYPE llm_requests_pending gauge
 llm_requests_pending{worker="0"} 2
@@ -53,6 +53,18 @@ def test_samples_sum_each_series_and_an_outage_is_rows_with_up_0(tmp_path):
     assert up and {(s.pending_requests, s.active_workers) for s in up} == {(5.0, 4.0)}
     assert down and all(s.pending_requests is None for s in down)
     assert max(s.offset_s for s in up) < min(s.offset_s for s in down)
+
+
+def test_a_declared_migration_counter_is_summed_and_reads_0_until_it_first_appears():
+    names = MetricNames(pending="llm_requests_pending", active_workers=None, migrations="migrations_total")
+    counting = b"""# TYPE migrations counter
+migrations_total{model="a",reason="disconnected"} 2
+migrations_total{model="a",reason="cannot_connect"} 1
+"""
+
+    assert parse_metrics(METRICS + counting, names) == (5.0, None, 3.0)
+    assert parse_metrics(METRICS, names) == (5.0, None, 0.0)
+    assert parse_metrics(METRICS, NAMES) == (5.0, 4.0, None)
 
 
 # --- a hostile /metrics, served from a process of its own ------------------------------------
