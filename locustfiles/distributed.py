@@ -18,7 +18,7 @@ before it.
     worker → master  ft_register  {"token": int}                a user asks to become a client
     master → worker  ft_client    {"token": int, "client": int | None, "reason": str, "load":
                                    LoadSettings as a dict, "model": str, "wall_origin": float,
-                                   "endpoint": str}
+                                   "load_origin_s": float, "endpoint": str}
     worker → master  ft_record    {"record": RequestRecord JSON}  one per request, as it ends
     worker → master  ft_finished  {"client": int}               the client has sent its requests
     master → worker  ft_stop      {}                            the run ends: stop your users
@@ -77,6 +77,9 @@ class ClientSession:
     finished: Callable[[], None]
     #: Where the open-loop generator reports how far behind its schedule it fell (a local run).
     report_generator_lag: Callable[[float], None] | None = None
+    #: The offset open-loop arrivals count from, the same for every generator of the run: when
+    #: its first client registered.
+    load_origin_s: float = 0.0
 
 
 def join_run(environment) -> ClientSession | None:
@@ -90,7 +93,14 @@ def join_run(environment) -> ClientSession | None:
         return None
     client_id = run.register_client()
     return ClientSession(
-        client_id, run.scenario.load, run.scenario.model, run.clock, run.record, lambda: run.client_finished(client_id), run.note_generator_lag
+        client_id,
+        run.scenario.load,
+        run.scenario.model,
+        run.clock,
+        run.record,
+        lambda: run.client_finished(client_id),
+        run.note_generator_lag,
+        run.first_client_at_s,
     )
 
 
@@ -143,6 +153,7 @@ class _MasterLink:
                 load=asdict(run.scenario.load),
                 model=run.scenario.model,
                 wall_origin=run.clock.wall_origin,
+                load_origin_s=run.first_client_at_s,
                 endpoint=run.endpoint,
             )
         self.runner.send_message(CLIENT, reply, client_id=msg.node_id)
@@ -209,7 +220,13 @@ class _WorkerLink:
         wall_origin = data["wall_origin"]
         clock = RunClock(wall_origin=wall_origin, mono_origin=time.monotonic() - (time.time() - wall_origin))
         return ClientSession(
-            client_id, LoadSettings(**data["load"]), data["model"], clock, self._send_record, lambda: self._send_finished(client_id)
+            client_id,
+            LoadSettings.from_message(data["load"]),
+            data["model"],
+            clock,
+            self._send_record,
+            lambda: self._send_finished(client_id),
+            load_origin_s=data["load_origin_s"],
         )
 
     def _send_record(self, record: RequestRecord) -> None:

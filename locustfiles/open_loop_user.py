@@ -10,6 +10,15 @@ first served), and its record's latency and TTFT count from when it should have 
 The generator's own lateness (how far behind the schedule it woke to dispatch an arrival, the
 wait for a slot aside) is reported to the run: when it is large the generator, not the
 deployment, set the pace, and the run says so.
+
+Distributed (`--processes N`, or `--master --expect-workers N`), the run has N generators, one
+per worker process, and the master splits the schedule among them: generator k (its client id)
+sends arrivals k, k + N, k + 2N, ... of the one schedule, so together they send exactly the
+arrivals a local run would, each at its own time, and each generator offers 1/N of the rate.
+Every generator counts the schedule from the same offset: when the run's first generator
+registered (locally, the one generator's start).
+Each takes an equal share of `--max-concurrency` (at least 1). Their lateness is in each
+record's send lag; only a local generator reports it as a note.
 """
 
 import gevent
@@ -37,7 +46,7 @@ class OpenLoopUser(User):
 
     def on_start(self) -> None:
         self.session = join_run(self.environment)
-        self.origin_s = self.session.clock.offset() if self.session is not None else 0.0
+        self.origin_s = self.session.load_origin_s if self.session is not None else 0.0
         self.idle: list[Connection] = []  # kept-alive connections not in use
         self.in_flight = Group()
 
@@ -47,9 +56,12 @@ class OpenLoopUser(User):
         if session is None:
             raise StopUser()
         load, clock = session.load, session.clock
-        slots = Semaphore(load.max_concurrency)
+        share = load.open_loop_generators
+        slots = Semaphore(max(1, load.max_concurrency // share))
         latest_s = 0.0
         for seq, at in enumerate(load.arrivals):
+            if seq % share != session.client_id:
+                continue  # another generator's
             due = self.origin_s + at
             ahead = due - clock.offset()
             if ahead > 0:

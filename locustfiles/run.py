@@ -85,6 +85,7 @@ class FaultToleranceRun:
         self.scheduler: FaultScheduler | None = None
         self.endpoint = scenario.host
         self.load_started_at: float | None = None
+        self.first_client_at_s: float | None = None
         self.error: str | None = None
         self.interrupted: str | None = None  # the signal that ended it early
         self.records_lost: str | None = None  # one line: from which request on, and why
@@ -168,7 +169,7 @@ class FaultToleranceRun:
         deployment, layout = self.deployment, self.layout
         if deployment is not None and deployment.spec.metrics is not None and deployment.metrics_url is not None:
             metrics = deployment.spec.metrics
-            names = MetricNames(pending=metrics.pending, active_workers=metrics.active_workers)
+            names = MetricNames(pending=metrics.pending, active_workers=metrics.active_workers, migrations=metrics.migrations)
             self.samplers.append(Watcher(deployment.metrics_url, names, layout.watcher, self.clock))
         if deployment is not None:
             self.samplers.append(ProcessSampler(deployment, layout.processes, self.clock))
@@ -185,6 +186,10 @@ class FaultToleranceRun:
         return self.load_started_at is not None and self.error is None
 
     def register_client(self) -> int:
+        """A new client's id, 0 first; the first one's registration is the offset open-loop
+        arrivals count from (`first_client_at_s`), for every generator of the run."""
+        if self.first_client_at_s is None:
+            self.first_client_at_s = self.clock.offset()
         client_id = len(self._writers)
         try:
             self._writers[client_id] = RecordWriter(self.layout.client_records(client_id))

@@ -64,6 +64,15 @@ class LoadSettings:
     #: Trace replay: the trace's path ("" for none) and how much faster than recorded to play it.
     trace: str = ""
     trace_speedup: float = 1.0
+    #: Open-loop load in distributed mode: one generator per worker process, each sending every
+    #: `open_loop_generators`-th arrival (see locustfiles.open_loop_user).
+    open_loop_generators: int = 1
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> "LoadSettings":
+        """The settings the master sent as `dataclasses.asdict`, through Locust's messages."""
+        stages = tuple(RateStage(**stage) for stage in data.get("rate_stages", ()))
+        return cls(**{**data, "rate_stages": stages})
 
     @property
     def open_loop(self) -> bool:
@@ -75,8 +84,8 @@ class LoadSettings:
 
     @property
     def generators(self) -> int:
-        """Locust users that send the load: one per client, or the one open-loop generator."""
-        return 1 if self.open_loop else self.clients
+        """Locust users that send the load: one per client, or the open-loop generators."""
+        return self.open_loop_generators if self.open_loop else self.clients
 
     @cached_property
     def arrivals(self) -> list[float]:
@@ -147,6 +156,17 @@ def _can_be_written(path: Path, what: str, *, is_directory: bool) -> None:
         raise ConfigError(f"{what}: {where}; give a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{what}: {existing} is not writable")
+
+
+def _worker_processes(options) -> int:
+    """How many worker processes will send the load: `--processes N` (-1: one per core),
+    `--master --expect-workers N`, or 1 for a run in one process."""
+    processes = getattr(options, "processes", None)
+    if processes:
+        return os.cpu_count() or 1 if processes == -1 else processes
+    if getattr(options, "master", False):
+        return max(1, getattr(options, "expect_workers", 1) or 1)
+    return 1
 
 
 #: The most open-loop arrivals one run may plan (rate times duration, over its stages).
@@ -224,8 +244,6 @@ def scenario_from_options(options) -> Scenario:
         failure = failure.reseeded(seed)
     max_tokens = _number("max-tokens", options.max_tokens, int)
     rate_stages = _rate_stages(options)
-    if (rate_stages or options.trace) and (getattr(options, "master", False) or getattr(options, "processes", None)):
-        raise ConfigError("--rate: open-loop load runs in one process for now; drop --master/--processes")
     load = LoadSettings(
         clients=_number("clients", options.clients, int),
         ramp_up_s=_number("ramp-up", options.ramp_up, allow_zero=True),
@@ -246,6 +264,7 @@ def scenario_from_options(options) -> Scenario:
         integrity=deployment.request.integrity if deployment is not None else None,
         trace=str(options.trace or ""),
         trace_speedup=_number("trace-speedup", options.trace_speedup),
+        open_loop_generators=_worker_processes(options),
     )
     if load.trace:
         if load.rate_stages:

@@ -1,4 +1,4 @@
-"""The load shape: every client at once (or the one open-loop generator), until the load is
+"""The load shape: every client at once (or the open-loop generators), until the load is
 sent or time runs out."""
 
 from locust import LoadTestShape
@@ -13,14 +13,13 @@ __all__ = ["ClientsShape"]
 
 
 def _users(load: LoadSettings) -> tuple[int, int, list]:
-    if load.open_loop:
-        return 1, 1, [OpenLoopUser]
-    return load.clients, load.clients, [ChatUser]
+    return load.generators, load.generators, [OpenLoopUser if load.open_loop else ChatUser]
 
 
 class ClientsShape(LoadTestShape):
-    """Spawns the run's users together: `--clients` ChatUsers, or one OpenLoopUser for
-    `--rate`; ends the test when the run says the load is over."""
+    """Spawns the run's users together: `--clients` ChatUsers, or for `--rate` one
+    OpenLoopUser per worker process (one in all locally); ends the test when the run says the
+    load is over."""
 
     def tick(self):
         environment = self.runner.environment

@@ -228,3 +228,27 @@ def test_processes_forks_workers_that_send_the_load_through_the_master(tmp_path)
         assert wait_for_no_tagged_processes(result.tag, NO_ORPHANS_WITHIN_S) == []
     finally:
         kill_tagged(result.tag)
+
+
+def test_open_loop_load_splits_its_schedule_among_the_forked_workers(tmp_path):
+    port = str(free_port())
+    loopback_master = ["--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
+    rate, duration = 8, 4
+    result = run_locust(
+        tmp_path, "--processes", "2", *loopback_master, "--deployment", "agg-dp1", "--failure", "none",
+        "--rate", str(rate), "--arrival", "constant", "--duration", str(duration),
+    )  # fmt: skip
+    try:
+        assert result.returncode == 0, result.stderr[-3000:]
+        records = sorted(result.records, key=lambda r: r["seq"])
+        # One schedule, arrival k sent by generator k mod 2, each exactly once.
+        assert [r["seq"] for r in records] == list(range(rate * duration))
+        assert all(r["client"] == r["seq"] % 2 for r in records), [(r["seq"], r["client"]) for r in records]
+        origin = records[0]["scheduled_offset_s"]
+        assert [r["scheduled_offset_s"] - origin for r in records] == pytest.approx([k / rate for k in range(rate * duration)], abs=1e-6)
+        # Both generators count from the same origin: neither is behind its share of the schedule.
+        assert max(r["start_offset_s"] - r["scheduled_offset_s"] for r in records) < 0.1
+        assert f"records from workers: {rate * duration} sent, {rate * duration} written" in result.stderr
+        assert wait_for_no_tagged_processes(result.tag, NO_ORPHANS_WITHIN_S) == []
+    finally:
+        kill_tagged(result.tag)

@@ -15,6 +15,10 @@ def pytest_addoption(parser):
     group = parser.getgroup("fault tolerance matrix")
     group.addoption("--ft-results", default="", help="where the matrix writes its runs (default: results/matrix-<timestamp>)")
     group.addoption("--ft-full", action="store_true", default=False, help="full load and the reference's timeouts (slow)")
+    group.addoption(
+        "--ft-trials", type=int, default=1, metavar="N",
+        help="run each pair N times (--trials N), each trial checked, with the spread in its trials_summary.md",
+    )  # fmt: skip
 
 
 def pytest_collection_finish(session):
@@ -25,6 +29,14 @@ def pytest_collection_finish(session):
 @pytest.fixture(scope="session")
 def load_size(request) -> LoadSize:
     return FULL if request.config.getoption("--ft-full") else REDUCED
+
+
+@pytest.fixture(scope="session")
+def trials(request) -> int:
+    count = request.config.getoption("--ft-trials")
+    if count < 1:
+        raise pytest.UsageError(f"--ft-trials must be at least 1, got {count}")
+    return count
 
 
 @pytest.fixture(scope="session")
