@@ -1,5 +1,6 @@
 """Options, shared state and the closing tables of the fault-tolerance matrix."""
 
+import argparse
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def pytest_addoption(parser):
     group.addoption("--ft-results", default="", help="where the matrix writes its runs (default: results/matrix-<timestamp>)")
     group.addoption("--ft-full", action="store_true", default=False, help="full load and the reference's timeouts (slow)")
     group.addoption(
-        "--ft-trials", type=int, default=1, metavar="N",
+        "--ft-trials", type=_trial_count, default=1, metavar="N",
         help="run each pair N times (--trials N), each trial checked, with the spread in its trials_summary.md",
     )  # fmt: skip
 
@@ -31,12 +32,19 @@ def load_size(request) -> LoadSize:
     return FULL if request.config.getoption("--ft-full") else REDUCED
 
 
+def _trial_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ft-trials must be a whole number, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"--ft-trials must be at least 1, got {count}")
+    return count
+
+
 @pytest.fixture(scope="session")
 def trials(request) -> int:
-    count = request.config.getoption("--ft-trials")
-    if count < 1:
-        raise pytest.UsageError(f"--ft-trials must be at least 1, got {count}")
-    return count
+    return request.config.getoption("--ft-trials")
 
 
 @pytest.fixture(scope="session")
