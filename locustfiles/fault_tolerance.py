@@ -24,7 +24,7 @@ from locustfiles.options import add_options
 from locustfiles.run import FaultToleranceRun, controller_of, controllers
 from locustfiles.scenario import Scenario, in_a_trial, scenario_from_options
 from locustfiles.shape import ClientsShape
-from locustfiles.trials import run_trials
+from locustfiles.trials import Trials, headless_argv, run_trials
 from locustfiles.web_ui import install as install_web_ui
 
 __all__ = ["ChatUser", "ClientsShape", "OpenLoopUser"]
@@ -114,11 +114,17 @@ def _start_run(environment, **_kwargs) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
     controller = controller_of(environment)
+    controller.last_trials = None
     try:
         scenario = scenario_from_options(environment.parsed_options)
-        if scenario.trials > 1 and not in_a_trial():
-            raise ConfigError("--trials: trials run headless only (locust -f locustfiles/fault_tolerance.py --headless --trials N)")
         check_endpoint(scenario)
+        if scenario.trials > 1 and not in_a_trial():
+            # The web UI's Start (headless trials never get here, see _validate_headless): each
+            # trial a headless child with the form's options, while the UI shows them.
+            controller.config_error = None
+            controller.trials = Trials(scenario, headless_argv(environment.parsed_options))
+            gevent.spawn(controller.trials.run)
+            return
         run = FaultToleranceRun(scenario)
     except ConfigError as exc:
         log.error("%s", exc)
@@ -153,6 +159,14 @@ def _report_progress(run: FaultToleranceRun, interval_s: float = PROGRESS_INTERV
 @events.test_stop.add_listener
 def _stop_run(environment, **_kwargs) -> None:
     controller = controller_of(environment)
+    if controller.trials is not None:
+        trials, controller.trials, controller.last_trials = controller.trials, None, controller.trials
+        if not trials.done:
+            # Stop in the UI, or a signal: the trial under way ends cleanly and the group is
+            # rendered before this process may exit.
+            trials.interrupt(signal.SIGINT)
+            trials.finished.wait()
+        return
     run = controller.current
     if run is None:
         if controller.last is not None:

@@ -123,7 +123,7 @@ def add_options(parser) -> None:
         "--trials",
         default=1,
         help="run the scenario this many times, each with a fresh deployment and --seed + k - 1, then write the "
-        "trials summary (headless only); --expect may then bound a statistic, e.g. 'recovery_time_s.p95 <= 10'",
+        "trials summary (from the web UI too: Start runs them in the background); --expect may then bound a statistic, e.g. 'recovery_time_s.p95 <= 10'",
     )
     parser.add_argument("--max-tokens", default=32, help="max_tokens of each request")
     parser.add_argument("--prompt", default="", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")

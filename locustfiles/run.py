@@ -33,6 +33,7 @@ from gate.abort import AbortWatch
 from gate.ci_outputs import append_step_summary, checks_markdown, write_junit
 from gate.expectations import Outcome, evaluate
 from locustfiles.scenario import DEFAULT_RESULTS_ROOT, LoadSettings, Scenario
+from locustfiles.trials import Trials
 from reports.render import render_run
 from reports.results import GENERATOR_LAG_NOTE_S, run_notes, summary_markdown
 from reports.summary import Summary
@@ -354,11 +355,14 @@ class FaultToleranceRun:
 
 
 class RunController:
-    """The suite's state in one Locust process: the current run, if any, and the last one."""
+    """The suite's state in one Locust process: the current run, if any, and the last one;
+    or, for `--trials` started from the web UI, the trials under way, or the last ones."""
 
     def __init__(self) -> None:
         self.current: FaultToleranceRun | None = None
         self.last: FaultToleranceRun | None = None
+        self.trials: Trials | None = None
+        self.last_trials: Trials | None = None
         self.started_at = time.time()
         self.interrupted: str | None = None  # the signal (SIGINT, SIGTERM) that ends this process
         self.config_error: str | None = None  # why the last Start was refused (bad input)

@@ -23,9 +23,12 @@ class ClientsShape(LoadTestShape):
 
     def tick(self):
         environment = self.runner.environment
-        run = controller_of(environment).current
+        controller = controller_of(environment)
+        run = controller.current
         if run is not None:
             return None if run.should_stop() else _users(run.scenario.load)
+        if controller.trials is not None:  # trials from the web UI: they send the load, not we
+            return None if controller.trials.done else (0, 1, [ChatUser])
         # The first tick comes before the run exists (it starts the run): its scenario, read
         # here too, says which users; a bad one is the run's to refuse, and sends nothing.
         try:

@@ -8,10 +8,12 @@ Locust serves (nothing when there is none: headless runs, workers):
   `pid`, `state`, `detail`; rows, top down: once the run is torn down its `summary` row, the
   `run` row (launching, running, stopping, done or failed), one `component` row per replica
   (state and restarts, from the launch on), then the run's events newest first (launch, ready,
-  fault, exit, restart, ... with pid and offset). No rows before the first run.
+  fault, exit, restart, ... with pid and offset). No rows before the first run. For `--trials
+  N` (Start runs them in the background, each a headless child: `locustfiles.trials`), one
+  `trials` row instead: which trial is under way, then the exit code and the group directory.
 - `GET /fault-tolerance/report`: the report.html of the last run whose teardown and reports
-  are done, linked from the Download Data tab as "Fault-tolerance report (HTML)"; 404 with
-  one line of text before any.
+  are done (for trials, their group_report.html), linked from the Download Data tab as
+  "Fault-tolerance report (HTML)"; 404 with one line of text before any.
 
 Locust's UI polls `/stats/requests` only while the state it reads is `spawning` or `running`,
 and takes any other state as final until the page is reloaded. Two of Locust's states would
@@ -29,6 +31,7 @@ from flask import Response, jsonify, request, send_file, send_from_directory
 
 from faultsuite.layout import RunLayout
 from locustfiles.run import FaultToleranceRun, RunController, controller_of
+from locustfiles.trials import Trials
 from reports.results import MISSING
 from reports.summary import SUMMARY_COLUMNS
 
@@ -85,6 +88,9 @@ class ChaosView:
         return self.controller.current or self.controller.last
 
     def rows(self) -> list[dict[str, str]]:
+        trials = self.controller.trials or self.controller.last_trials
+        if trials is not None:
+            return [self._trials_row(trials)]
         run = self.shown_run()
         if run is None:
             return []
@@ -130,7 +136,18 @@ class ChaosView:
         now = "" if run is self.finished else f"{run.clock.offset():.2f}"
         return _row("run", run.title, time_s=now, state=state, detail=detail)
 
+    @staticmethod
+    def _trials_row(trials: Trials) -> dict[str, str]:
+        name = f"{trials.scenario.deployment_name} × {trials.scenario.failure_name}, {trials.scenario.trials} trials"
+        if trials.done:
+            return _row("trials", name, state="done", detail=f"exit code {trials.exit_code}: {trials.layout.root}")
+        state = "stopping" if trials.interrupted else "running"
+        return _row("trials", name, state=state, detail=f"trial {trials.started} of {trials.scenario.trials}: {trials.layout.root}")
+
     def report_path(self) -> Path | None:
+        trials = self.controller.trials or self.controller.last_trials
+        if trials is not None and trials.done:
+            return trials.layout.report
         run = self.finished
         return None if run is None else RunLayout(run.run_dir).report
 

@@ -1,12 +1,14 @@
 """`--trials 3`: three runs, each in its own directory with its own seed, the trials summary
 with the 95% interval, and an expectation over the trials that decides the exit code."""
 
+import argparse
 import csv
 import json
 
 import pytest
 
-from locustfiles.trials import without_options
+from locustfiles.options import add_options
+from locustfiles.trials import headless_argv, without_options
 from tests.e2e.harness import run_locust
 
 pytestmark = pytest.mark.e2e
@@ -36,3 +38,19 @@ def test_each_trial_gets_its_own_directory_seed_and_no_trials_or_junit_of_its_ow
     argv = ["-f", "x.py", "--trials", "3", "--results-dir=out", "--seed", "7", "--junit", "j.xml", "--clients", "2"]
 
     assert without_options(argv, ("--results-dir", "--seed", "--trials", "--junit")) == ["-f", "x.py", "--clients", "2"]
+
+
+def test_the_web_ui_forms_options_become_the_trials_headless_command_line():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-f", dest="locustfile")
+    parser.add_argument("--host", default="")
+    add_options(parser)
+    # What Locust's form leaves in parsed_options: text, as typed.
+    options = parser.parse_args(["-f", "lf.py", "--deployment", "agg-dp1", "--clients", "3", "--trials", "2", "--no-stream"])
+
+    argv = headless_argv(options)
+
+    assert argv[:3] == ["-f", "lf.py", "--headless"]
+    again = parser.parse_args([a for a in argv if a != "--headless"])
+    assert vars(again) == vars(options)
+    assert "--host" not in argv and "--failure" not in argv  # defaults are left to the defaults

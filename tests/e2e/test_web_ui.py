@@ -259,3 +259,37 @@ def test_a_second_run_from_the_same_ui_leaves_nothing_of_the_first(web_ui, tmp_p
     assert (run_row["state"], run_row["detail"]) == ("done", str(second.relative_to(tmp_path)))
     assert not first_processes & run_processes(tag, ui_pid), "a process of the first run outlived it"
     assert wait_for(lambda: not run_processes(tag, ui_pid), 10), "the second run left processes"
+
+
+def test_start_with_trials_runs_them_in_the_background_and_serves_their_group_report(web_ui, tmp_path):
+    base, _, tag, ui_pid = web_ui
+    group = tmp_path / "ui-trials"
+    form = {**swarm_form("none", clients=1, requests_per_client=3), "trials": "2", "results_dir": str(group)}
+    assert post(base, "/swarm", form)["success"] is True
+
+    running = wait_for(lambda: [r for r in chaos_rows(base) if r["what"] == "trials" and r["state"] == "running"], 30)
+    assert running and running[0]["detail"].startswith(("trial 1 of 2: ", "trial 2 of 2: ")), running
+    done = wait_for(lambda: [r for r in chaos_rows(base) if r["what"] == "trials" and r["state"] == "done"], 180)
+    assert done and done[0]["detail"] == f"exit code 0: {group}", done
+    for k in (1, 2):
+        summary = json.loads((group / f"trial-{k}" / "summary.json").read_text())
+        assert summary["Success"] == 3, summary
+    assert "2 trials" in (group / "trials_summary.md").read_text()
+    assert "Spread over 2 trials" in (served_report(base) or "")
+    assert wait_for(lambda: not run_processes(tag, ui_pid), 10)
+
+
+def test_stop_during_trials_ends_the_trial_under_way_and_starts_no_other(web_ui, tmp_path):
+    base, _, tag, ui_pid = web_ui
+    group = tmp_path / "ui-trials-stopped"
+    form = {**swarm_form("none", clients=1, requests_per_client=1000), "trials": "2", "results_dir": str(group)}
+    assert post(base, "/swarm", form)["success"] is True
+    assert wait_for(lambda: (group / "trial-1" / "client_0.jsonl").is_file(), 60), "trial 1 never sent load"
+
+    assert post(base, "/stop")["success"] is True
+    done = wait_for(lambda: [r for r in chaos_rows(base) if r["what"] == "trials" and r["state"] == "done"], 60)
+
+    assert done and done[0]["detail"] == f"exit code 130: {group}", done  # SIGINT's, as from a terminal
+    assert (group / "trial-1" / "summary.json").is_file() and not (group / "trial-2").exists()
+    assert (group / "trials_summary.md").is_file()
+    assert wait_for(lambda: not run_processes(tag, ui_pid), 10)
