@@ -293,3 +293,20 @@ def test_stop_during_trials_ends_the_trial_under_way_and_starts_no_other(web_ui,
     assert (group / "trial-1" / "summary.json").is_file() and not (group / "trial-2").exists()
     assert (group / "trials_summary.md").is_file()
     assert wait_for(lambda: not run_processes(tag, ui_pid), 10)
+
+
+def test_open_loop_load_from_the_form_sends_its_schedule(web_ui, tmp_path):
+    base, _, tag, ui_pid = web_ui
+    run_dir = tmp_path / "ui-open-loop"
+    rate, duration = 4, 2
+    form = {**swarm_form("none", clients=1, requests_per_client=1), "rate": str(rate), "duration": str(duration),
+            "arrival": "constant", "results_dir": str(run_dir)}  # fmt: skip
+    assert post(base, "/swarm", form)["success"] is True
+    summary_file = wait_for(lambda: (run_dir / "summary.json").is_file() and run_dir / "summary.json", 90)
+    assert summary_file, "the run never wrote its summary"
+
+    records = sorted((json.loads(line) for line in (run_dir / "client_0.jsonl").read_text().splitlines()), key=lambda r: r["seq"])
+    origin = records[0]["scheduled_offset_s"]
+    assert [r["scheduled_offset_s"] - origin for r in records] == pytest.approx([k / rate for k in range(rate * duration)], abs=1e-6)
+    assert json.loads(summary_file.read_text())["Max Send Lag (s)"] is not None  # open-loop columns
+    assert wait_for(lambda: not run_processes(tag, ui_pid), 10)
