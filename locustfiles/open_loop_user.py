@@ -16,9 +16,9 @@ per worker process, and the master splits the schedule among them: generator k (
 sends arrivals k, k + N, k + 2N, ... of the one schedule, so together they send exactly the
 arrivals a local run would, each at its own time, and each generator offers 1/N of the rate.
 Every generator counts the schedule from the same offset: when the run's first generator
-registered (locally, the one generator's start).
-Each takes an equal share of `--max-concurrency` (at least 1). Their lateness is in each
-record's send lag; only a local generator reports it as a note.
+registered (locally, the one generator's start). Each takes an equal share of
+`--max-concurrency` (at least 1). Their lateness is in each record's send lag; only a local
+generator reports it as a note.
 """
 
 import gevent

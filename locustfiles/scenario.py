@@ -163,7 +163,7 @@ def _worker_processes(options) -> int:
     `--master --expect-workers N`, or 1 for a run in one process."""
     processes = getattr(options, "processes", None)
     if processes:
-        return os.cpu_count() or 1 if processes == -1 else processes
+        return (os.cpu_count() or 1) if processes == -1 else processes
     if getattr(options, "master", False):
         return max(1, getattr(options, "expect_workers", 1) or 1)
     return 1

@@ -1,5 +1,6 @@
 """How command-line options become a scenario: defaults, overrides, aliases."""
 
+import os
 import re
 
 import pytest
@@ -122,3 +123,24 @@ def test_a_scenario_file_sets_open_loop_stages(tmp_path):
     load = scenario_from_options(parse("--scenario", str(path))).load
 
     assert (load.arrivals, load.max_concurrency) == ([0.0, 0.5, 1.0, 1.25], 3)
+
+
+@pytest.mark.parametrize(
+    ("argv", "generators"),
+    [
+        ([], 1),
+        (["--processes", "3"], 3),
+        (["--master", "--expect-workers", "5"], 5),
+        (["--master"], 1),  # Locust's default: one expected worker
+    ],
+)
+def test_open_loop_load_has_one_generator_per_worker_process(argv, generators):
+    load = scenario_from_options(parse("--deployment", "agg-dp1", "--rate", "4", "--duration", "1", *argv)).load
+
+    assert (load.open_loop_generators, load.generators) == (generators, generators)
+
+
+def test_processes_minus_one_means_one_generator_per_core():
+    load = scenario_from_options(parse("--deployment", "agg-dp1", "--rate", "4", "--duration", "1", "--processes", "-1")).load
+
+    assert load.generators == (os.cpu_count() or 1)
