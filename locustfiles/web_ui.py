@@ -87,8 +87,11 @@ class ChaosView:
     def shown_run(self) -> FaultToleranceRun | None:
         return self.controller.current or self.controller.last
 
+    def shown_trials(self) -> Trials | None:
+        return self.controller.trials or self.controller.last_trials
+
     def rows(self) -> list[dict[str, str]]:
-        trials = self.controller.trials or self.controller.last_trials
+        trials = self.shown_trials()
         if trials is not None:
             return [self._trials_row(trials)]
         run = self.shown_run()
@@ -145,7 +148,7 @@ class ChaosView:
         return _row("trials", name, state=state, detail=f"trial {trials.started} of {trials.scenario.trials}: {trials.layout.root}")
 
     def report_path(self) -> Path | None:
-        trials = self.controller.trials or self.controller.last_trials
+        trials = self.shown_trials()
         if trials is not None and trials.done:
             return trials.layout.report
         run = self.finished

@@ -12,7 +12,7 @@ milliseconds, not seconds of a blocked hub.
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -97,5 +97,4 @@ class Watcher(CsvSampler):
         return WatcherSample(wall, offset, True, pending, active, migrations)
 
     def sample(self, wall: float, offset: float) -> list[tuple]:
-        s = self.scrape(wall, offset)
-        return [(s.time, s.offset_s, s.up, s.pending_requests, s.active_workers, s.migrations_total)]
+        return [astuple(self.scrape(wall, offset))]  # WATCHER_COLUMNS are its fields, in order
