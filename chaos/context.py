@@ -4,7 +4,7 @@ record each action as an event."""
 import signal
 from dataclasses import dataclass
 
-from deployments.interface import Deployment, FaultTarget
+from deployments.interface import Deployment, FaultTarget, LinkTarget
 from faultsuite.events import Event, EventKind, FaultOutcome, TargetScope
 
 __all__ = ["FaultContext"]
@@ -46,6 +46,24 @@ class FaultContext:
             scope=target.scope,
             child=target.child or "",
             teardown=at_teardown,
+        )
+
+    def record_link(self, target: LinkTarget, outcome: FaultOutcome, kind: EventKind, detail: str, at_teardown: bool = False) -> Event:
+        """Write the event of one action on a link's route: the callee's instance, the
+        caller in `link_from`, the fault proxy's pid."""
+        route = target.route
+        return self.deployment.events.emit(
+            kind,
+            component=route.callee,
+            replica=route.replica,
+            pid=target.pid,
+            outcome=outcome,
+            scheduled_offset_s=self.scheduled_offset_s,
+            detail=f"failure {self.failure_name}: link {route.caller} -> {route.callee}_{route.replica}: {detail}",
+            failure=self.failure_name,
+            scope=TargetScope.LINK,
+            teardown=at_teardown,
+            link_from=route.caller,
         )
 
     def send(self, target: FaultTarget, sig: signal.Signals, kind: EventKind = EventKind.FAULT, at_teardown: bool = False) -> FaultOutcome:

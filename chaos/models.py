@@ -87,6 +87,17 @@ class Injection(StrictModel):
         sends none."""
         return ""
 
+    @property
+    def action(self) -> str:
+        """What it does, in a word, for dry runs and logs: its signal, else its kind."""
+        return self.signal_name or self.kind
+
+    @property
+    def link_caller(self) -> str | None:
+        """For a kind that acts on a link, not on processes: the link's caller, whose
+        connections to `target.role` it faults. None for the others."""
+        return None
+
     def apply(self, targets: list[FaultTarget], context: FaultContext) -> None:
         """Do the damage to `targets` through `context.deployment`, recording an event per
         process through `context`."""
@@ -113,7 +124,7 @@ def parse_injection(data: object, index: int) -> Injection:
     if not isinstance(data, dict):
         raise KeyPathError((index,), "expected a mapping of injection fields")
     kind = data.get("kind", DEFAULT_KIND)
-    cls = INJECTION_KINDS.get(kind)
+    cls = INJECTION_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise KeyPathError((index, "kind"), f"unknown kind {kind!r}; known: {', '.join(sorted(INJECTION_KINDS))}")
     try:

@@ -4,7 +4,7 @@ import psutil
 
 from chaos.models import Failure
 from chaos.targets import resolve
-from deployments.interface import Deployment
+from deployments.interface import Deployment, FaultTarget, LinkTarget
 from faultsuite.events import TargetScope
 
 __all__ = ["describe_plan"]
@@ -33,13 +33,20 @@ def describe_plan(deployment: Deployment, failures: dict[str, Failure]) -> list[
             resolution = resolve(deployment, injection)
             when = ", ".join(f"{at:g}" for at in injection.schedule())
             if not resolution.targets:
-                lines.append(f"  at {when} s  {injection.signal_name}  not applicable: {resolution.not_applicable}")
+                lines.append(f"  at {when} s  {injection.action}  not applicable: {resolution.not_applicable}")
                 continue
             for target in resolution.targets:
-                what = {
-                    TargetScope.CHILD: f"{target.child} child of {target.replica.name}",
-                    TargetScope.GROUP: f"process group of {target.replica.name}",
-                    TargetScope.LEADER: f"process of {target.replica.name} (not its group)",
-                }[target.scope]
-                lines.append(f"  at {when} s  {injection.signal_name}  {what}  pid {target.pid}  ({_command(target.pid)})")
+                lines.append(f"  at {when} s  {injection.action}  {_describe(target)}")
     return lines
+
+
+def _describe(target: FaultTarget | LinkTarget) -> str:
+    if isinstance(target, LinkTarget):
+        route = target.route
+        return f"link {route.caller} -> {route.callee}_{route.replica}  fault proxy pid {target.pid}"
+    what = {
+        TargetScope.CHILD: f"{target.child} child of {target.replica.name}",
+        TargetScope.GROUP: f"process group of {target.replica.name}",
+        TargetScope.LEADER: f"process of {target.replica.name} (not its group)",
+    }[target.scope]
+    return f"{what}  pid {target.pid}  ({_command(target.pid)})"

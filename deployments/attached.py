@@ -10,6 +10,10 @@ processes are not the suite's children. That search is bounded on purpose:
 Chaos signals a matched process by its pid alone, never its process group: a stack started by
 hand often shares one group with the shell or script that started it. Nothing is torn down.
 
+A `links` entry (caller `client`) puts the fault proxy between the clients and the endpoint:
+the clients are given the proxy's address, and network faults act there, on the suite's own
+side of the wire.
+
 Roles are re-matched at most every `RESCAN_S` whenever someone looks (chaos, the samplers, the
 web UI), so a process the owner restarts is found again: it becomes a new replica, with an
 `attach` event, and a matched process that is gone gets an `exit` event.
@@ -19,16 +23,21 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
 from deployments.interface import Deployment, Replica, TrackedProcess
 from deployments.inventory import ProcessInventory
-from deployments.models import AttachSpec
+from deployments.links import LinkProxy, LinkRoute
+from deployments.models import LINK_CLIENT, AttachSpec
+from deployments.ports import free_port
 from deployments.probes import check_answers
 from deployments.warmup import warm_up
 from faultsuite.errors import ConfigError
 from faultsuite.events import EventKind, EventLog
+from faultsuite.layout import RunLayout
 
 __all__ = ["AttachedDeployment", "AttachedProcess", "AttachedReplica", "check_attachable", "matching_processes"]
 
@@ -124,17 +133,33 @@ class AttachedDeployment(Deployment):
     #: A foreign process's group may hold its owner's shell: only pids are signalled.
     signals_groups = False
 
-    def __init__(self, spec: AttachSpec, events: EventLog, source: str = ""):
+    def __init__(self, spec: AttachSpec, events: EventLog, source: str = "", run_dir: Path | None = None):
+        """`run_dir` holds the fault proxy's logs; it is needed when the file declares a link."""
         self.spec = spec
         self.events = events
         self.source = source or spec.name  # the file, for error messages
         self._replicas: list[AttachedReplica] = []
         self._scanned_at = float("-inf")
         self.inventory = ProcessInventory(self)
+        if spec.links:
+            if run_dir is None:
+                raise ValueError("an attached deployment with links needs a run directory for the fault proxy's logs")
+            self.links = self._link_proxy(run_dir)
+
+    def _link_proxy(self, run_dir: Path) -> LinkProxy:
+        """One route, from a loopback port to the endpoint's host and port."""
+        parts = urlsplit(self.spec.endpoint)
+        host = "127.0.0.1"
+        route = LinkRoute(LINK_CLIENT, self.spec.links[0].callee, 0, free_port(host), parts.hostname or host, parts.port or 80)
+        return LinkProxy([route], host, free_port(host), RunLayout(run_dir).component_logs("fault_proxy"))
 
     @property
     def endpoint(self) -> str:
-        return self.spec.endpoint
+        """The file's endpoint, or the fault proxy's address in front of it."""
+        if self.links is None:
+            return self.spec.endpoint
+        parts = urlsplit(self.spec.endpoint)
+        return parts._replace(netloc=f"{self.links.host}:{self.links.routes[0].listen_port}").geturl()
 
     @property
     def metrics_url(self) -> str | None:
@@ -179,8 +204,18 @@ class AttachedDeployment(Deployment):
         Nothing is launched, so there is no startup time: None."""
         check_attachable(self.spec, self.source)
         self.rescan()
-        warm_up(self.endpoint, self.spec, self.events, warmup_timeout_s)
+        if self.links is not None:
+            self.links.start(dict(os.environ))
+            self.events.emit(EventKind.LAUNCH, component="fault_proxy", pid=self.links.pid, outcome="started", detail=f"in front of {self.spec.endpoint}")
+        try:
+            warm_up(self.endpoint, self.spec, self.events, warmup_timeout_s)
+        except BaseException:
+            self.down()
+            raise
         return None
 
     def down(self) -> None:
-        """Nothing to tear down: the processes are their owner's."""
+        """Nothing of the deployment's to tear down, its processes are their owner's: only
+        the fault proxy, when the suite started one."""
+        if self.links is not None:
+            self.links.stop()

@@ -19,7 +19,7 @@ def open_deployment(spec: AnySpec, run_dir: Path, events: EventLog, *, host: str
     """The deployment `spec` describes, not yet up. `host` is where a launched one listens;
     `source` (the file given) names an attached one in its error messages."""
     if isinstance(spec, AttachSpec):
-        return AttachedDeployment(spec, events, source=source)
+        return AttachedDeployment(spec, events, source=source, run_dir=run_dir)
     return LaunchedDeployment(spec, run_dir, events, host=host)
 
 

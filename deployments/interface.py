@@ -8,12 +8,14 @@ Chaos, the samplers and the web UI see a deployment only through `Deployment`:
 - its life: `up()` and `down()`;
 - what faults do to it: `fault_targets()` names the processes a fault on a role could reach,
   and `signal()` sends one of them a signal. A fault kind never signals a pid itself. Faults
-  that are not signals (network links, rolling restarts, processes on other hosts) are new
-  actions here, next to `signal()`.
+  that are not signals are actions here too: `link_targets()` names the routes of a declared
+  link (`deployments.links`), and `put_toxic()` and `heal_link()` act on one. Rolling restarts
+  and processes on other hosts are new actions here, next to those.
 
 Which class stands behind it is decided once, by `deployments.factory.open_deployment`.
 """
 
+import logging
 import os
 import re
 import signal
@@ -23,10 +25,13 @@ from typing import Protocol
 
 import psutil
 
+from deployments.links import LinkError, LinkProxy, LinkRoute
 from deployments.models import AnySpec
 from faultsuite.events import EventLog, FaultOutcome, TargetScope
 
-__all__ = ["Deployment", "FaultTarget", "ProcessSnapshots", "Replica", "ProcessHandle", "TrackedProcess"]
+__all__ = ["Deployment", "FaultTarget", "LinkTarget", "ProcessSnapshots", "Replica", "ProcessHandle", "TrackedProcess"]
+
+log = logging.getLogger(__name__)
 
 
 class ProcessHandle(Protocol):
@@ -99,15 +104,26 @@ class FaultTarget:
     child: str | None = None
 
 
+@dataclass(frozen=True)
+class LinkTarget:
+    """One route of a declared link a network fault can reach; `pid` is the fault proxy's."""
+
+    route: LinkRoute
+    pid: int
+
+
 class Deployment(ABC):
-    """A deployment the suite runs against. Subclasses set `spec` and `events` and say whether
-    a replica's process group is theirs to signal (`signals_groups`)."""
+    """A deployment the suite runs against. Subclasses set `spec` and `events`, say whether
+    a replica's process group is theirs to signal (`signals_groups`), and set `links` when
+    the file declares any."""
 
     spec: AnySpec
     events: EventLog
     #: True when each replica leads a process group of the suite's making, so a fault on the
     #: replica may signal the whole group; False for processes someone else started.
     signals_groups: bool
+    #: The fault proxy in front of the declared links; None when the file declares none.
+    links: LinkProxy | None = None
 
     @property
     @abstractmethod
@@ -158,6 +174,33 @@ class Deployment(ABC):
                 except psutil.NoSuchProcess:
                     continue
         return targets
+
+    def link_targets(self, caller: str, callee: str) -> list[LinkTarget]:
+        """The routes of link `caller -> callee`, one per replica of the callee, while the
+        fault proxy runs; none when the link is not declared."""
+        links = self.links
+        if links is None or not links.alive():
+            return []
+        return [LinkTarget(route, links.pid) for route in links.routes_between(caller, callee)]  # type: ignore[arg-type]
+
+    def put_toxic(self, target: LinkTarget, toxic: dict) -> tuple[FaultOutcome, dict]:
+        """Put `toxic` on the target's route: (DELIVERED, the route's counters then), or
+        (PROCESS_GONE, {}) when the proxy is gone or would not take it."""
+        return self._on_link(target, lambda links: links.apply(target.route, toxic))
+
+    def heal_link(self, target: LinkTarget) -> tuple[FaultOutcome, dict]:
+        """Take the route's toxic off: (DELIVERED, the route's counters), or (PROCESS_GONE, {})."""
+        return self._on_link(target, lambda links: links.heal(target.route))
+
+    def _on_link(self, target: LinkTarget, action) -> tuple[FaultOutcome, dict]:
+        links = self.links
+        if links is None or links.pid != target.pid or not links.alive():
+            return FaultOutcome.PROCESS_GONE, {}
+        try:
+            return FaultOutcome.DELIVERED, action(links)["counters"]
+        except LinkError as exc:
+            log.warning("%s", exc)
+            return FaultOutcome.PROCESS_GONE, {}
 
     def signal(self, target: FaultTarget, sig: signal.Signals) -> FaultOutcome:
         """Send `sig` to the target: its process group for a group target, else its pid; but

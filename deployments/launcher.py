@@ -1,6 +1,7 @@
 """Launch a deployment graph, supervise it, and tear it down without leaving anything behind.
 
-`LaunchedDeployment.up()` starts components in dependency order (each wave of components whose
+`LaunchedDeployment.up()` starts the fault proxy of the file's `links` first (see
+`deployments.links`), then the components in dependency order (each wave of components whose
 dependencies are ready, with all their replicas, in parallel), waits on each replica's ready probe, then sends a warm-up request; the startup
 time runs from the first launch to the warm-up's success. From then on a supervisor greenlet
 per replica notices its exit, and restarts it per its restart policy after `delay_s`, on the
@@ -26,7 +27,8 @@ import psutil
 from deployments.dynamo import dynamo_environment
 from deployments.interface import Deployment, TrackedProcess
 from deployments.inventory import ProcessInventory
-from deployments.models import Component, DeploymentSpec, HttpProbe
+from deployments.links import LinkProxy, LinkRoute
+from deployments.models import LINK_CLIENT, Component, DeploymentSpec, HttpProbe
 from deployments.ports import free_port
 from deployments.probes import probe_once, wait_until
 from deployments.process import ReplicaProcess, describe_returncode, running
@@ -92,11 +94,11 @@ class LaunchedDeployment(Deployment):
             for index in range(component.replicas)
         ]
         self.inventory = ProcessInventory(self)
-        urls = {role: ",".join(f"http://{host}:{r.port}" for r in self.replicas if r.role == role) for role in spec.roles}
+        self._direct_urls = {role: ",".join(f"http://{host}:{r.port}" for r in self.replicas if r.role == role) for role in spec.roles}
+        self.links = self._link_proxy(layout) if spec.links else None
         self._values: dict[str, object] = {
             "python": sys.executable,
             "host": host,
-            "urls": urls,
             "ports": {name: self._allocate_port() for name in spec.ports},
             "run_dir": str(run_dir.resolve()),
         }
@@ -109,17 +111,38 @@ class LaunchedDeployment(Deployment):
         self._ports_taken.add(port)
         return port
 
+    def _link_proxy(self, layout: RunLayout) -> LinkProxy:
+        """One route per declared link and replica of its callee, on ports of its own."""
+        routes = [
+            LinkRoute(link.caller, link.callee, replica.index, self._allocate_port(), self.host, replica.port)
+            for link in self.spec.links
+            for replica in self.replicas_of(link.callee)
+        ]
+        return LinkProxy(routes, self.host, self._allocate_port(), layout.component_logs("fault_proxy"))
+
     # -- templates -------------------------------------------------------------------------
 
-    def render(self, template: str, replica: Replica | None = None) -> str:
-        values = dict(self._values)
+    def urls_seen_by(self, caller: str | None) -> dict[str, str]:
+        """`{urls[ROLE]}` as `caller` gets it: through the fault proxy for a declared link
+        from `caller` (a role, or `client`), else straight to the replicas."""
+        urls = dict(self._direct_urls)
+        if self.links is not None and caller is not None:
+            for link in self.spec.links_from(caller):
+                urls[link.callee] = ",".join(self.links.url_of(r) for r in self.links.routes_between(caller, link.callee))
+        return urls
+
+    def render(self, template: str, replica: Replica | None = None, caller: str | None = None) -> str:
+        """Fill a template; `caller` is who will use its URLs (`urls_seen_by`): a replica's own
+        role for its command and environment, `client` for the endpoint, None for the suite's
+        own probes and scrapes, which never cross a link."""
+        values = {**self._values, "urls": self.urls_seen_by(caller)}
         if replica is not None:
             values.update(port=replica.port, replica=replica.index)
         return template.format(**values)
 
     @property
     def endpoint(self) -> str:
-        return self.render(self.spec.endpoint)
+        return self.render(self.spec.endpoint, caller=LINK_CLIENT)
 
     @property
     def metrics_url(self) -> str | None:
@@ -139,8 +162,8 @@ class LaunchedDeployment(Deployment):
             raise LaunchError(f"component {replica.name}: not started, the deployment is being torn down")
         component = replica.component
         own = {**self.spec.env, **component.env}
-        env = {**os.environ, **{key: self.render(value, replica) for key, value in own.items()}, "PYTHONUNBUFFERED": "1"}
-        argv = [self.render(part, replica) for part in component.command]
+        env = {**os.environ, **{key: self.render(value, replica, replica.role) for key, value in own.items()}, "PYTHONUNBUFFERED": "1"}
+        argv = [self.render(part, replica, replica.role) for part in component.command]
         replica.state = "starting"
         try:
             replica.process = ReplicaProcess(argv, env, component.cwd, replica.log_dir)
@@ -187,6 +210,9 @@ class LaunchedDeployment(Deployment):
         """Launch everything and return the startup time; on failure, tear down and raise."""
         started = time.monotonic()
         try:
+            if self.links is not None:
+                self.links.start({**os.environ, "PYTHONUNBUFFERED": "1"})
+                self.events.emit(EventKind.LAUNCH, component="fault_proxy", pid=self.links.pid, outcome="started", detail=f"{len(self.links.routes)} routes")
             for level in self.spec.start_levels():
                 jobs = [gevent.spawn(self._launch_and_wait, r) for c in level for r in self.replicas_of(c.name)]
                 gevent.joinall(jobs)
@@ -271,3 +297,5 @@ class LaunchedDeployment(Deployment):
                 self._signal_orphan(orphan, signal.SIGKILL)
                 leftovers.append(orphan.process)
         psutil.wait_procs(leftovers, timeout=grace_s)
+        if self.links is not None:
+            self.links.stop()  # last: the components' own teardown may still cross it

@@ -45,6 +45,8 @@ __all__ = [
     "ProcessSelector",
     "RequestSpec",
     "HttpProbe",
+    "LINK_CLIENT",
+    "Link",
     "LogProbe",
     "MetricsSpec",
     "RestartPolicy",
@@ -254,6 +256,36 @@ class MetricsSpec(StrictModel):
     )
 
 
+#: A link's caller that is the load itself: the clients' connections to the endpoint.
+LINK_CLIENT = "client"
+RoleName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class Link(StrictModel):
+    """Connections from `caller` to every replica of `callee` pass through the fault proxy
+    (`deployments.fault_proxy`), where network faults can be put on them. `caller` is a
+    component's role, or `client` for the load's own connections to the endpoint."""
+
+    caller: RoleName
+    callee: RoleName
+
+    def describe(self) -> str:
+        return f"{self.caller} -> {self.callee}"
+
+
+def _check_links(links: list[Link], roles: list[str], callers: list[str]) -> None:
+    """Each link joins a known caller to another known role, once."""
+    for index, link in enumerate(links):
+        if link.callee not in roles:
+            raise KeyPathError(("links", index, "callee"), f"names no component; components: {', '.join(roles)}")
+        if link.caller not in callers:
+            raise KeyPathError(("links", index, "caller"), f"names no caller; callers: {', '.join(callers)}")
+        if link.caller == link.callee:
+            raise KeyPathError(("links", index), f"a link joins two roles, not {link.caller!r} to itself")
+        if link in links[:index]:
+            raise KeyPathError(("links", index), f"link {link.describe()} is declared twice")
+
+
 class DeploymentSpec(StrictModel):
     """A graph the suite launches (`kind: launch`)."""
 
@@ -274,6 +306,11 @@ class DeploymentSpec(StrictModel):
         "them out of the ephemeral range where the components' own OS-assigned ports could take them",
     )
     components: Annotated[list[Component], Field(min_length=1)]
+    links: list[Link] = Field(
+        default_factory=list,
+        description="connections to put behind the fault proxy, for network faults: the caller's {urls[CALLEE]} "
+        "(the endpoint's, for caller `client`) then leads to the proxy",
+    )
 
     @field_validator("port_range")
     @classmethod
@@ -297,7 +334,26 @@ class DeploymentSpec(StrictModel):
                     )
         self.start_order()  # raises on a cycle
         self._check_template_references(names)
+        _check_links(self.links, names, [LINK_CLIENT, *names])
+        self._check_links_carry_traffic()
         return self
+
+    def _check_links_carry_traffic(self) -> None:
+        """A link whose caller never uses `{urls[CALLEE]}` would carry nothing: every fault
+        put on it would silently do nothing."""
+        shared, per_replica = self._templates()
+        for index, link in enumerate(self.links):
+            if link.caller == LINK_CLIENT:
+                texts = [shared[("endpoint",)]]
+            else:
+                position = self.roles.index(link.caller)
+                texts = [text for path, text in per_replica.items() if path[0] == "env" or path[:2] == ("components", position)]
+            if not any(f"urls[{link.callee}]" in template_fields(text) for text in texts):
+                where = "the endpoint" if link.caller == LINK_CLIENT else f"component {link.caller!r}"
+                raise KeyPathError(("links", index), f"{where} never uses {{urls[{link.callee}]}}: the link would carry nothing")
+
+    def links_from(self, caller: str) -> list[Link]:
+        return [link for link in self.links if link.caller == caller]
 
     def _templates(self) -> tuple[dict[tuple, str], dict[tuple, str]]:
         """(templates shared by the deployment, templates filled per replica), by key path."""
@@ -389,6 +445,20 @@ class AttachSpec(StrictModel):
         "required, because these processes are not the suite's children"
     )
     processes: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ProcessSelector] = Field(min_length=1)
+    links: list[Link] = Field(
+        default_factory=list,
+        description="at most the clients' own link to the endpoint (caller `client`, callee the role serving it), "
+        "put behind the fault proxy for network faults",
+    )
+
+    @model_validator(mode="after")
+    def _client_link_only(self) -> "AttachSpec":
+        _check_links(self.links, self.roles, [LINK_CLIENT])
+        if len(self.links) > 1:
+            raise KeyPathError(("links", 1), "an attached deployment has one endpoint: at most one link, from client")
+        if self.links and self.endpoint.startswith("https://"):
+            raise KeyPathError(("links", 0), "an https endpoint cannot be proxied: its certificate names its own host, not the proxy's")
+        return self
 
     @property
     def roles(self) -> list[str]:

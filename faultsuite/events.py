@@ -27,6 +27,7 @@ class EventKind(StrEnum):
     RESTART = "restart"  # the supervisor is starting a replacement
     FAULT = "fault"  # chaos acted on a process
     RESUME = "resume"  # chaos ended a hang (SIGCONT)
+    HEAL = "heal"  # chaos took a network fault off a link
     NOT_APPLICABLE = "not_applicable"  # a failure named a role the deployment lacks, or nothing to select
     WARMUP = "warmup"  # the warm-up request after launch
     STOP = "stop"  # teardown signalled a component
@@ -42,11 +43,13 @@ class FaultOutcome(StrEnum):
 
 
 class TargetScope(StrEnum):
-    """What a signal reached: a replica's process group, its own process alone, or one child."""
+    """What a fault reached: a replica's process group, its own process alone, one child, or
+    the link from another role (`Event.link_from`) to the replica."""
 
     GROUP = "group"
     LEADER = "leader"
     CHILD = "child"
+    LINK = "link"
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class Event:
     """One thing that happened to the deployment. `component` is the role, `replica` its index.
 
     For chaos's events, `failure` names the failure, `scope` and `child` say what was aimed at,
-    and `teardown` marks an action taken because the run was ending, not on schedule."""
+    `link_from` names the caller of a faulted link (`client` for the load's own connections;
+    its `pid` is then the fault proxy's), and `teardown` marks an action taken because the run
+    was ending, not on schedule."""
 
     time: float
     offset_s: float
@@ -70,6 +75,7 @@ class Event:
     scope: TargetScope | None = None
     child: str = ""
     teardown: bool = False
+    link_from: str = ""
 
     @property
     def instance(self) -> str:
@@ -153,6 +159,7 @@ def _parse(row: dict[str, str]) -> Event:
         scope=TargetScope(row["scope"]) if row.get("scope") else None,
         child=row.get("child") or "",
         teardown=teardown,
+        link_from=row.get("link_from") or "",
     )
 
 

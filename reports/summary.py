@@ -21,8 +21,9 @@ Definitions:
 - Recovery Time: the instances (component, replica) faulted at the first fault time (the
   delivered fault events sharing its `scheduled_offset_s`, or its exact `offset_s` when it was
   not scheduled) must each be back after their fault: a `ready` event (a replacement passed its
-  probe) or a `resume` event (a hung process was continued on schedule, not because the run
-  ended: its `teardown` field); the value is the offset of
+  probe), a `resume` event (a hung process was continued) or a `heal` event (a faulted link
+  was healed), on schedule, not because the run ended (their `teardown` field); the value is
+  the offset of
   the last of those first ready events minus the fault time. `None` if any never came back.
 - Startup Time: as measured by the caller.
 - TTFT p50/p90 Before/After (ms): percentiles of `ttft_s` of successful records that have one.
@@ -248,12 +249,13 @@ def faulted_together(first: Event, events: list[Event]) -> list[Event]:
 
 
 def back_at(hit: Event, events: list[Event]) -> float | None:
-    """Offset of the first `ready` or `resume` of the instance `hit` faulted, after it; a
-    `resume` at teardown is the run ending, not a recovery. `None` if it never came back."""
+    """Offset of the first `ready`, `resume` or `heal` of the instance `hit` faulted, after
+    it; a `resume` or `heal` at teardown is the run ending, not a recovery. `None` if it never
+    came back."""
     back = [
         e.offset_s
         for e in events
-        if e.kind in (EventKind.READY, EventKind.RESUME)
+        if e.kind in (EventKind.READY, EventKind.RESUME, EventKind.HEAL)
         and not e.teardown
         and (e.component, e.replica) == (hit.component, hit.replica)
         and e.offset_s > hit.offset_s

@@ -10,10 +10,11 @@ Built only from the run's data (`RunData`):
   failed", then, for each instance hit by the first fault (the delivered fault events that share
   its `scheduled_offset_s`, or its exact `offset_s` when unscheduled, as `reports.summary` does),
   "<target> back after <s> s" or "<target> never came back". Back means the instance's first
-  `ready` or `resume` event after its fault (a `resume` marked `teardown` is the run
+  `ready`, `resume` or `heal` event after its fault (one marked `teardown` is the run
   ending, not a recovery); the seconds count from the first fault, so the longest equals the
   summary's Recovery Time. A fault aimed at a child process (its event's `scope` is `child`)
-  names it: "engine child of decode_worker_0".
+  names it: "engine child of decode_worker_0"; one on a link names the link: "link
+  processor -> decode_worker_1".
 - More than one fault moment: "<k> faults were delivered in all." is added.
 """
 
@@ -31,8 +32,13 @@ def _breakdown(failed: list[RequestRecord]) -> str:
 
 
 def _target(fault: Event) -> str:
-    """The instance, or "<child> child of <instance>" for a fault aimed at a child process."""
-    return f"{fault.child} child of {fault.instance}" if fault.scope == TargetScope.CHILD else fault.instance
+    """The instance, "<child> child of <instance>" for a fault aimed at a child process, or
+    "link <caller> -> <instance>" for one on a link."""
+    if fault.scope == TargetScope.CHILD:
+        return f"{fault.child} child of {fault.instance}"
+    if fault.scope == TargetScope.LINK:
+        return f"link {fault.link_from} -> {fault.instance}"
+    return fault.instance
 
 
 def _recovery_clauses(first: Event, events: list[Event]) -> list[str]:

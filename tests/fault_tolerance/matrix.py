@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.models import load_catalogue
-from deployments.models import embedded_deployments
+from deployments.models import embedded_deployments, load_deployment
 from reports.render import render_group
 from reports.results import summary_markdown
 from reports.rundata import RunData, load_run
@@ -41,9 +41,22 @@ FULL = LoadSize(clients=8, request_timeout_s=30.0, fault_at_s=5.0, after_last_fa
 
 
 def matrix_pairs() -> list[tuple[str, str]]:
-    """Every (embedded deployment, failure) pair, by canonical failure name (no aliases)."""
-    failures = list(load_catalogue().failures)
-    return [(deployment, failure) for deployment in embedded_deployments() for failure in failures]
+    """The (embedded deployment, failure) pairs, by canonical failure name (no aliases).
+
+    A failure on links (one with a network fault) runs on each deployment that declares
+    every link it faults. A deployment that declares links runs those and `none`: it is its
+    base behind the fault proxy, and its base's runs cover every other failure. Every other
+    pair runs, a role the deployment lacks included (the run says "not applicable")."""
+    failures = load_catalogue().failures
+    pairs = []
+    for deployment in embedded_deployments():
+        spec = load_deployment(deployment)
+        declared = {(link.caller, link.callee) for link in spec.links}
+        for name, failure in failures.items():
+            links = {(i.link_caller, i.target.role) for i in failure.injections if i.link_caller is not None}
+            if links and links <= declared or not links and (not declared or name == "none"):
+                pairs.append((deployment, name))
+    return pairs
 
 
 def last_fault_at_s(failure: str, size: LoadSize) -> float:

@@ -45,11 +45,15 @@ def check_faults_on_time(events: list[dict]) -> None:
 
 
 def check_restart_policy(events: list[dict], deployment: str) -> None:
-    """A faulted replica that died came back iff its policy is `always`; a hung one resumed."""
+    """A faulted replica that died came back iff its policy is `always`; a hung one resumed;
+    a faulted link was healed."""
     spec = load_deployment(deployment)
     for fault in (e for e in events if e["kind"] == "fault" and e["outcome"] == "delivered"):
         after = [e for e in events if float(e["offset_s"]) > float(fault["offset_s"]) and e["detail"] != "teardown"]
         same = [e for e in after if (e["component"], e["replica"]) == (fault["component"], fault["replica"])]
+        if fault["scope"] == "link":
+            assert any(e["kind"] == "heal" and e["link_from"] == fault["link_from"] for e in same), f"link {fault['link_from']} -> {fault['component']} was never healed"
+            continue
         if fault["signal"] == "SIGSTOP":
             assert any(e["kind"] == "resume" for e in same), f"{fault['component']} was never continued"
             continue
