@@ -1,9 +1,10 @@
-"""What a fault kind is given to do its damage: the deployment to act through, and how to
-record each action as an event."""
+"""What a fault kind is given to do its damage: the deployment to act through, how to
+record each action as an event, and the proof that it took effect (`chaos.proof`)."""
 
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from chaos.proof import Proofs, warn_no_effect
 from deployments.interface import Deployment, FaultTarget, LinkTarget
 from faultsuite.events import Event, EventKind, FaultOutcome, TargetScope
 
@@ -18,6 +19,7 @@ class FaultContext:
     failure_name: str
     deployment: Deployment
     scheduled_offset_s: float | None = None
+    proofs: Proofs = field(default_factory=Proofs)
 
     def record(
         self,
@@ -50,8 +52,11 @@ class FaultContext:
 
     def record_link(self, target: LinkTarget, outcome: FaultOutcome, kind: EventKind, detail: str, at_teardown: bool = False) -> Event:
         """Write the event of one action on a link's route: the callee's instance, the
-        caller in `link_from`, the fault proxy's pid."""
+        caller in `link_from`, the fault proxy's pid. A proof's `detail` is its evidence
+        alone; any other's is prefixed with the failure and the link, for people."""
         route = target.route
+        if kind != EventKind.PROOF:
+            detail = f"failure {self.failure_name}: link {route.caller} -> {route.callee}_{route.replica}: {detail}"
         return self.deployment.events.emit(
             kind,
             component=route.callee,
@@ -59,7 +64,7 @@ class FaultContext:
             pid=target.pid,
             outcome=outcome,
             scheduled_offset_s=self.scheduled_offset_s,
-            detail=f"failure {self.failure_name}: link {route.caller} -> {route.callee}_{route.replica}: {detail}",
+            detail=detail,
             failure=self.failure_name,
             scope=TargetScope.LINK,
             teardown=at_teardown,
@@ -67,7 +72,25 @@ class FaultContext:
         )
 
     def send(self, target: FaultTarget, sig: signal.Signals, kind: EventKind = EventKind.FAULT, at_teardown: bool = False) -> FaultOutcome:
-        """Signal the target through the deployment, record the event, and return the outcome."""
+        """Signal the target through the deployment, record the event, and return the outcome;
+        a delivered fault's proof follows as an event of its own."""
         outcome = self.deployment.signal(target, sig)
         self.record(target, outcome, kind, sig.name, at_teardown)
+        if outcome == FaultOutcome.DELIVERED and kind == EventKind.FAULT and not at_teardown:
+            self.proofs.after_signal(lambda result, detail: self._proved(target, result, detail, sig.name), target.pid, sig.name)
         return outcome
+
+    def _proved(self, target: FaultTarget, outcome: FaultOutcome, detail: str, signal_name: str) -> None:
+        event = self.record(target, outcome, EventKind.PROOF, signal_name, detail=detail)
+        if outcome == FaultOutcome.NO_EFFECT:
+            warn_no_effect(self.failure_name, f"{event.instance} (pid {target.pid})", detail)
+
+    def prove_toxic(self, target: LinkTarget, kind: str, counted: dict) -> None:
+        """The proof of a toxic, from what the proxy counted while it was on."""
+
+        def proved(outcome: FaultOutcome, detail: str) -> None:
+            event = self.record_link(target, outcome, EventKind.PROOF, detail)
+            if outcome == FaultOutcome.NO_EFFECT:
+                warn_no_effect(self.failure_name, f"link {target.route.caller} -> {event.instance}", detail)
+
+        Proofs.of_toxic(proved, kind, counted)

@@ -2,7 +2,8 @@
 
 Each firing sleeps until its absolute offset on the run's clock (never a relative sleep
 after other work), resolves its targets at that moment, and hands them to its kind, which
-writes one event per process with the scheduled and actual time, pid, signal and outcome.
+writes one event per process with the scheduled and actual time, pid, signal and outcome,
+and then one `proof` event per delivered fault (`chaos.proof`).
 A `repeat` fires the same injection again and again: each time at whatever now runs there.
 """
 
@@ -12,6 +13,7 @@ import gevent
 
 from chaos.context import FaultContext
 from chaos.models import Failure, Injection
+from chaos.proof import Proofs
 from chaos.targets import resolve
 from deployments.interface import Deployment
 from faultsuite.clock import RunClock
@@ -30,6 +32,7 @@ class FaultScheduler:
         self.failure = failure
         self.deployment = deployment
         self.clock = clock
+        self.proofs = Proofs()
         self._scheduled: list[tuple[float, gevent.Greenlet]] = []
 
     def start(self, origin_offset_s: float) -> None:
@@ -40,8 +43,11 @@ class FaultScheduler:
                 self._scheduled.append((at, gevent.spawn(self._run, injection, at)))
 
     def stop(self) -> None:
+        """Cancel what has not fired, end what is under way (a hang is continued, a link
+        healed), and decide every proof still waiting."""
         gevent.killall([greenlet for _, greenlet in self._scheduled])
         self._scheduled = []
+        self.proofs.settle()
 
     def next_fault_in_s(self) -> float | None:
         """Seconds until the next pending injection, None when none is pending."""
@@ -68,4 +74,4 @@ class FaultScheduler:
                 failure=self.name,
             )
             return
-        injection.apply(resolution.targets, FaultContext(self.name, self.deployment, scheduled_offset_s))
+        injection.apply(resolution.targets, FaultContext(self.name, self.deployment, scheduled_offset_s, self.proofs))

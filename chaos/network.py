@@ -4,8 +4,8 @@ proxy (`deployments.fault_proxy`, which says what each does to the bytes).
 Each takes the role whose connections are faulted (`caller`: a component's role, or `client`
 for the load's own) and the callee (`target.role`, `count` of its replicas, picked by
 `select`). The toxic is put on each chosen route at `at_s` (a `fault` event), and taken off
-`duration_s` later (a `heal` event). Both events carry the proxy's counters for the route, so
-what the toxic did to the traffic is on record beside it.
+`duration_s` later (a `heal` event, with the proxy's counters for the route over that time),
+and the counters then prove it took effect, or not (a `proof` event, `chaos.proof`).
 """
 
 from typing import Literal
@@ -75,6 +75,8 @@ class LinkInjection(Injection):
                 outcome, after = context.deployment.heal_link(target)
                 done = {name: value - before.get(name, 0) for name, value in after.items() if name not in ("open",)}
                 context.record_link(target, outcome, EventKind.HEAL, f"healed {self.kind}; proxy counted {_counted(done)}", at_teardown=cut_short)
+                if outcome == FaultOutcome.DELIVERED:
+                    context.prove_toxic(target, self.kind, done)
 
     def _settings(self) -> str:
         return " ".join(f"{name}={value:g}" for name, value in self.toxic().items() if name != "kind")

@@ -28,6 +28,7 @@ class EventKind(StrEnum):
     FAULT = "fault"  # chaos acted on a process
     RESUME = "resume"  # chaos ended a hang (SIGCONT)
     HEAL = "heal"  # chaos took a network fault off a link
+    PROOF = "proof"  # chaos checked that a fault took effect (outcome confirmed or no_effect)
     NOT_APPLICABLE = "not_applicable"  # a failure named a role the deployment lacks, or nothing to select
     WARMUP = "warmup"  # the warm-up request after launch
     STOP = "stop"  # teardown signalled a component
@@ -40,6 +41,8 @@ class FaultOutcome(StrEnum):
     DELIVERED = "delivered"
     PROCESS_GONE = "process gone"
     NOT_APPLICABLE = "not applicable"
+    CONFIRMED = "confirmed"  # a proof event: the fault's effect was seen
+    NO_EFFECT = "no_effect"  # a proof event: it was not; the run's numbers say nothing of that fault
 
 
 class TargetScope(StrEnum):

@@ -16,6 +16,8 @@ Built only from the run's data (`RunData`):
   names it: "engine child of decode_worker_0"; one on a link names the link: "link
   processor -> decode_worker_1".
 - More than one fault moment: "<k> faults were delivered in all." is added.
+- A `proof` event whose outcome is `no_effect`: "The fault on <target> had no effect: <what
+  was seen>." for each, last, because the numbers before it say nothing of that fault.
 """
 
 from faultsuite.events import Event, EventKind, FaultOutcome, TargetScope
@@ -99,4 +101,13 @@ def verdict(data: RunData) -> str:
     moments = len({fault_moment(e) for e in faults})
     if moments > 1:
         sentences.append(f"{moments} faults were delivered in all.")
+    sentences += _no_effect_sentences(events)
     return " ".join(sentences)
+
+
+def _no_effect_sentences(events: list[Event]) -> list[str]:
+    return [
+        f"The fault on {_target(e)} had no effect: {e.detail.rstrip('.')}."
+        for e in events
+        if e.kind == EventKind.PROOF and e.outcome == FaultOutcome.NO_EFFECT
+    ]

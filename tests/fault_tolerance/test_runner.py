@@ -68,6 +68,19 @@ def check_restart_policy(events: list[dict], deployment: str) -> None:
             assert not any(e["kind"] == "restart" for e in same), f"{fault['component']} (restart: never) was restarted"
 
 
+def check_faults_took_effect(events: list[dict]) -> None:
+    """Every fault delivered on schedule was proven to take effect: its `proof` event says
+    `confirmed`. A fault with no effect leaves numbers that say nothing about it."""
+    def key(e: dict) -> tuple:
+        return e["component"], e["replica"], e["pid"], e["scheduled_offset_s"], e["link_from"]
+
+    proofs = {key(e): e for e in events if e["kind"] == "proof"}
+    for fault in (e for e in events if e["kind"] == "fault" and e["outcome"] == "delivered" and e["teardown"] == "0"):
+        proof = proofs.get(key(fault))
+        assert proof is not None, f"the fault on {fault['component']}_{fault['replica']} at {fault['offset_s']} has no proof"
+        assert proof["outcome"] == "confirmed", f"the fault on {fault['component']}_{fault['replica']} had no effect: {proof['detail']}"
+
+
 def check_applicability(events: list[dict], deployment: str, failure: str) -> None:
     """A failure whose role the deployment lacks is recorded as not applicable; others fire."""
     roles = load_deployment(deployment).roles
@@ -100,6 +113,7 @@ def test_fault_tolerance(deployment, failure, load_size, trials, matrix_results,
             events = run.events
             check_counts_add_up(run)
             check_faults_on_time(events)
+            check_faults_took_effect(events)
             check_applicability(events, deployment, failure)
             check_restart_policy(events, deployment)
         if trials > 1:

@@ -134,3 +134,20 @@ def test_an_empty_interrupted_run_has_a_verdict():
 
 def test_a_fault_with_no_request_says_so():
     assert verdict(run([], [fault(1.0), event(2.0, "ready")])) == "No request was made; decode_worker_2 back after 1.0 s."
+
+
+def test_a_healed_link_is_back_and_named_as_a_link():
+    partition = fault(10.0, signal="", scope="link", link_from="processor", detail="failure worker_partition: link processor -> decode_worker_2: partition")
+    healed = event(15.0, "heal", outcome="delivered", scope="link", link_from="processor")
+    assert verdict(run(mixed(5, 0), [partition, healed])) == "No request failed; link processor -> decode_worker_2 back after 5.0 s."
+
+
+def test_a_fault_without_effect_is_said_last_and_a_confirmed_one_is_not():
+    kill = fault(10.0, signal="SIGTERM")
+    no_effect = event(13.0, "proof", pid=4002, signal="SIGTERM", outcome="no_effect", detail="pid 4002 still runs 3.00 s after the signal when the run ended")
+    assert verdict(run(mixed(5, 0), [kill, no_effect])) == (
+        "No request failed; decode_worker_2 never came back. "
+        "The fault on decode_worker_2 had no effect: pid 4002 still runs 3.00 s after the signal when the run ended."
+    )
+    confirmed = event(10.01, "proof", pid=4002, signal="SIGTERM", outcome="confirmed", detail="pid 4002 ended 0.01 s after the signal")
+    assert "no effect" not in verdict(run(mixed(5, 0), [kill, confirmed, event(12.0, "ready")]))
