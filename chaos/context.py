@@ -35,6 +35,8 @@ class FaultContext:
         schedule: it says nothing of recovery."""
         if detail is None:
             detail = "teardown" if at_teardown else f"failure {self.failure_name}: {SCOPE_DETAIL[target.scope].format(child=target.child)}"
+            if target.chosen_because and kind == EventKind.FAULT:
+                detail += f"; {target.chosen_because}"
         return self.deployment.events.emit(
             kind,
             component=target.replica.role,
@@ -55,6 +57,8 @@ class FaultContext:
         caller in `link_from`, the fault proxy's pid. A proof's `detail` is its evidence
         alone; any other's is prefixed with the failure and the link, for people."""
         route = target.route
+        if kind == EventKind.FAULT and target.chosen_because:
+            detail += f"; {target.chosen_because}"
         if kind != EventKind.PROOF:
             detail = f"failure {self.failure_name}: link {route.caller} -> {route.callee}_{route.replica}: {detail}"
         return self.deployment.events.emit(

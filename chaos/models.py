@@ -71,7 +71,9 @@ class Injection(StrictModel):
     at_s: float = Field(ge=0, le=604_800, description="seconds after the clients start")
     target: Target
     count: int = Field(1, ge=1, le=10_000, description="how many processes to affect")
-    select: Literal["random", "oldest", "newest"] = "random"
+    select: Literal["random", "oldest", "newest", "busiest", "holding_oldest_request"] = Field(
+        "random", description="random (seeded), oldest or newest process, or by state: busiest, holding_oldest_request"
+    )
     seed: int = Field(0, description="seed of `random` selection, for repeatable runs")
     repeat: Repeat | None = None
 

@@ -3,7 +3,11 @@
 A role resolves to the deployment's live replicas of it, and a child role to the processes in
 those replicas' own trees that match the role's pattern in the deployment file
 (`Deployment.fault_targets`). Nothing else on the host is ever considered, whatever its
-command line. Of those, `count` are picked by the injection's `select` rule.
+command line. Of those, `count` are picked by the injection's `select` rule: a seeded random
+sample, the oldest or newest processes, or by state, read from each replica's own metrics
+page (its component's `metrics:`) at that moment: `busiest` holds the most requests in flight
+(`in_flight`), `holding_oldest_request` the oldest live request (`oldest_request_age`). The
+readings go into the fault's event.
 
 A network fault's target is a link instead: the routes from its caller to the role's
 replicas (`Deployment.link_targets`), picked by the same rules, a route standing for the
@@ -11,8 +15,9 @@ replica it leads to.
 """
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import gevent
 import psutil
 
 from chaos.models import Injection
@@ -29,14 +34,38 @@ class Resolution:
     not_applicable: str = ""
 
 
-def _select(candidates: list, injection: Injection, index, pid) -> list:
-    """`count` of `candidates`: a seeded sample in `index` order, or by the start time of the
-    process `pid` gives for each."""
+#: For each state rule, the `metrics:` field naming the series it reads.
+STATE_FIELDS = {"busiest": "in_flight", "holding_oldest_request": "oldest_request_age"}
+
+
+def _select(deployment: Deployment, role: str, candidates: list, injection: Injection, replica_of, pid_of) -> Resolution:
+    """`count` of `candidates` by the injection's `select` rule; each stands for the replica
+    `replica_of` gives, and is as old as the process `pid_of` gives."""
+    if injection.select in STATE_FIELDS:
+        return _by_state(deployment, role, candidates, injection, replica_of)
     if injection.select == "random":
-        ordered = sorted(candidates, key=index)
-        return random.Random(injection.seed).sample(ordered, min(injection.count, len(ordered)))
-    ordered = sorted(candidates, key=lambda c: _create_time(pid(c)), reverse=injection.select == "newest")
-    return ordered[: injection.count]
+        ordered = sorted(candidates, key=lambda c: replica_of(c).index)
+        return Resolution(random.Random(injection.seed).sample(ordered, min(injection.count, len(ordered))))
+    ordered = sorted(candidates, key=lambda c: _create_time(pid_of(c)), reverse=injection.select == "newest")
+    return Resolution(ordered[: injection.count])
+
+
+def _by_state(deployment: Deployment, role: str, candidates: list, injection: Injection, replica_of) -> Resolution:
+    field = STATE_FIELDS[injection.select]
+    metrics = deployment.spec.replica_metrics(role)
+    series = getattr(metrics, field) if metrics is not None else None
+    if series is None:
+        return Resolution([], f"component {role!r} declares no metrics.{field} to select the {injection.select.replace('_', ' ')} by")
+    # All at once: the fault waits on the slowest reading, not on their sum.
+    reads = [gevent.spawn(deployment.replica_metric, replica_of(c), series) for c in candidates]
+    gevent.joinall(reads)
+    readings = [(read.value, c) for read, c in zip(reads, candidates)]
+    answered = sorted(((value, c) for value, c in readings if value is not None), key=lambda vc: (-vc[0], replica_of(vc[1]).index))
+    if not answered:
+        return Resolution([], f"no replica of {role} answered its metrics ({series})")
+    seen = ", ".join(f"{replica_of(c).name}={value:g}" for value, c in answered)
+    because = f"select {injection.select}: {series} {seen}"
+    return Resolution([replace(c, chosen_because=because) for _, c in answered[: injection.count]])
 
 
 def _create_time(pid: int | None) -> float:
@@ -60,7 +89,7 @@ def resolve(deployment: Deployment, injection: Injection) -> Resolution:
     candidates = deployment.fault_targets(target.role, target.child, target.leader_only)
     if not candidates:
         return Resolution([], f"no live {target.describe()} to select")
-    return Resolution(_select(candidates, injection, lambda c: c.replica.index, lambda c: c.pid))
+    return _select(deployment, target.role, candidates, injection, lambda c: c.replica, lambda c: c.pid)
 
 
 def _resolve_link(deployment: Deployment, injection: Injection, caller: str) -> Resolution:
@@ -72,5 +101,5 @@ def _resolve_link(deployment: Deployment, injection: Injection, caller: str) -> 
     candidates = deployment.link_targets(caller, role)
     if not candidates:
         return Resolution([], f"deployment {spec.name} declares no link {caller} -> {role}")
-    replica_pids = {r.index: r.pid for r in deployment.replicas_of(role)}
-    return Resolution(_select(candidates, injection, lambda c: c.route.replica, lambda c: replica_pids.get(c.route.replica)))
+    replicas = {r.index: r for r in deployment.replicas_of(role)}
+    return _select(deployment, role, candidates, injection, lambda c: replicas[c.route.replica], lambda c: replicas[c.route.replica].pid)

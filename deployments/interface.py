@@ -10,7 +10,8 @@ Chaos, the samplers and the web UI see a deployment only through `Deployment`:
   and `signal()` sends one of them a signal. A fault kind never signals a pid itself. Faults
   that are not signals are actions here too: `link_targets()` names the routes of a declared
   link (`deployments.links`), and `put_toxic()` and `heal_link()` act on one. Rolling restarts
-  and processes on other hosts are new actions here, next to those.
+  and processes on other hosts are new actions here, next to those;
+- what a replica holds now, for choosing targets by state: `replica_metric()`.
 
 Which class stands behind it is decided once, by `deployments.factory.open_deployment`.
 """
@@ -27,11 +28,16 @@ import psutil
 
 from deployments.links import LinkError, LinkProxy, LinkRoute
 from deployments.models import AnySpec
+from faultsuite.bounded_http import HttpError, fetch
 from faultsuite.events import EventLog, FaultOutcome, TargetScope
+from faultsuite.prometheus import series_totals
 
 __all__ = ["Deployment", "FaultTarget", "LinkTarget", "ProcessSnapshots", "Replica", "ProcessHandle", "TrackedProcess"]
 
 log = logging.getLogger(__name__)
+
+#: A replica's metrics page larger than this is not read.
+METRICS_PAGE_BYTES = 4 * 1024 * 1024
 
 
 class ProcessHandle(Protocol):
@@ -102,6 +108,8 @@ class FaultTarget:
     pid: int
     scope: TargetScope
     child: str | None = None
+    #: Why this one was chosen, when it was chosen by state (its reading), for the event.
+    chosen_because: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,7 @@ class LinkTarget:
 
     route: LinkRoute
     pid: int
+    chosen_because: str = ""
 
 
 class Deployment(ABC):
@@ -155,6 +164,23 @@ class Deployment(ABC):
 
     def replicas_of(self, role: str) -> list[Replica]:
         return [r for r in self.replicas if r.role == role]
+
+    def replica_metrics_url(self, replica: Replica) -> str | None:
+        """The replica's own Prometheus URL (its component's `metrics.url`); None when the
+        file declares none."""
+        return None
+
+    def replica_metric(self, replica: Replica, series: str, timeout_s: float = 1.0) -> float | None:
+        """`series` on the replica's own metrics page now, summed over its labels; None when
+        it has no page, does not answer, or lacks the series."""
+        url = self.replica_metrics_url(replica)
+        if url is None:
+            return None
+        try:
+            status, page = fetch(url, timeout_s, METRICS_PAGE_BYTES)
+            return series_totals(page, [series]).get(series) if status == 200 else None
+        except (OSError, HttpError, ValueError):
+            return None
 
     def fault_targets(self, role: str, child: str | None = None, leader_only: bool = False) -> list[FaultTarget]:
         """What a fault on `role` could reach now, one target per live replica: its process

@@ -152,6 +152,10 @@ class LaunchedDeployment(Deployment):
     def replicas(self) -> list[Replica]:
         return self._replicas
 
+    def replica_metrics_url(self, replica: Replica) -> str | None:  # type: ignore[override]
+        metrics = replica.component.metrics
+        return None if metrics is None else self.render(metrics.url, replica)
+
     def snapshot(self) -> list[TrackedProcess]:
         return self.inventory.snapshot()
 

@@ -43,6 +43,7 @@ __all__ = [
     "Component",
     "DeploymentSpec",
     "ProcessSelector",
+    "ReplicaMetrics",
     "RequestSpec",
     "HttpProbe",
     "LINK_CLIENT",
@@ -161,6 +162,15 @@ class ChildRole(StrictModel):
     match: Regex
 
 
+class ReplicaMetrics(StrictModel):
+    """A replica's own Prometheus page, for choosing fault targets by state (`select:
+    busiest`, `select: holding_oldest_request`)."""
+
+    url: UrlTemplate = Field(description="the replica's metrics URL (template), e.g. http://{host}:{port}/metrics")
+    in_flight: str | None = Field(None, description="series counting the requests the replica holds now")
+    oldest_request_age: str | None = Field(None, description="series giving the age (s) of the oldest request it holds")
+
+
 class Component(StrictModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="role, e.g. decode_worker")
     command: list[Template] = Field(min_length=1)
@@ -172,6 +182,7 @@ class Component(StrictModel):
     restart: RestartPolicy = RestartPolicy()
     depends_on: list[str] = Field(default_factory=list)
     children: dict[str, ChildRole] = Field(default_factory=dict)
+    metrics: ReplicaMetrics | None = Field(None, description="each replica's own metrics, read to choose targets by state")
 
 
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
@@ -368,6 +379,8 @@ class DeploymentSpec(StrictModel):
                 per_replica[("components", index, "env", key)] = value
             if isinstance(component.ready, HttpProbe):
                 per_replica[("components", index, "ready", "http")] = component.ready.http
+            if component.metrics is not None:
+                per_replica[("components", index, "metrics", "url")] = component.metrics.url
         return shared, per_replica
 
     def _check_template_references(self, roles: list[str]) -> None:
@@ -397,6 +410,10 @@ class DeploymentSpec(StrictModel):
         """The named child roles inside `role`'s processes."""
         component = self.component(role)
         return component.children if component is not None else {}
+
+    def replica_metrics(self, role: str) -> ReplicaMetrics | None:
+        component = self.component(role)
+        return component.metrics if component is not None else None
 
     @property
     def roles(self) -> list[str]:
@@ -467,6 +484,10 @@ class AttachSpec(StrictModel):
     def children_of(self, role: str) -> dict[str, ChildRole]:
         selector = self.processes.get(role)
         return selector.children if selector is not None else {}
+
+    def replica_metrics(self, role: str) -> ReplicaMetrics | None:
+        """None: an attached process's own metrics are not declared."""
+        return None
 
     @property
     def backends(self) -> set[str]:

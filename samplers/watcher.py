@@ -5,20 +5,17 @@ Which series mean "pending requests", "active workers" and "migrations" is the d
 skipped, so a gap in the chart is a gap in the deployment: that includes a scrape that takes
 longer than its timeout in all (not per read), and a page larger than `MAX_PAGE_BYTES`.
 
-Only the lines of the wanted series reach Prometheus's parser: they are picked out of the page
-by one regular expression first, so a page of many megabytes of other series costs the run
-milliseconds, not seconds of a blocked hub.
+The page is read by `faultsuite.prometheus`, which hands Prometheus's parser only the wanted
+series' lines, so a page of many megabytes of other series costs the run milliseconds.
 """
 
 import logging
-import re
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from faultsuite.bounded_http import HttpError, fetch
 from faultsuite.clock import RunClock
+from faultsuite.prometheus import series_totals
 from faultsuite.samples import WATCHER_COLUMNS, WatcherSample
 from samplers.sampling import CsvSampler
 
@@ -39,31 +36,17 @@ class MetricNames:
     migrations: str | None = None
 
 
-def _wanted_lines(page: bytes, names: list[str]) -> str:
-    """The sample lines of `names` in a Prometheus text page, and nothing else."""
-    if not names:
-        return ""
-    pattern = rb"^(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")(?:\{[^\n]*\})?[ \t][^\n]*$"
-    return "\n".join(m.group().decode("utf-8", errors="replace") for m in re.finditer(pattern, page, re.MULTILINE)) + "\n"
-
-
 def parse_metrics(page: bytes, names: MetricNames) -> tuple[float | None, float | None, float | None]:
     """(pending, active workers, migrations) from a Prometheus text page; each summed over its
     label sets, `None` where the series is unset or absent from the page. A declared migration
     counter absent from the page reads 0: counters with labels appear at their first count."""
     # A name may be declared for two meanings; each slot takes its own.
-    wanted: dict[str, list[int]] = {}
-    for slot, name in enumerate((names.pending, names.active_workers, names.migrations)):
-        if name:
-            wanted.setdefault(name, []).append(slot)
-    totals: list[float | None] = [None, None, None]
-    for family in text_string_to_metric_families(_wanted_lines(page, list(wanted))):
-        for sample in family.samples:
-            for slot in wanted.get(sample.name, ()):
-                totals[slot] = (totals[slot] or 0.0) + sample.value
-    if names.migrations and totals[2] is None:
-        totals[2] = 0.0
-    return totals[0], totals[1], totals[2]
+    slots = (names.pending, names.active_workers, names.migrations)
+    totals = series_totals(page, [name for name in slots if name])
+    pending, active, migrations = (totals.get(name) if name else None for name in slots)
+    if names.migrations and migrations is None:
+        migrations = 0.0
+    return pending, active, migrations
 
 
 class Watcher(CsvSampler):

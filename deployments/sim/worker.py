@@ -2,7 +2,9 @@
 
 The worker starts its engine (`deployments.sim.engine`) as a child in its own process group,
 so killing the worker's group kills both, and the engine dies with the worker (PDEATHSIG).
-It is ready (`/health` 200) once the engine reports that its model is loaded.
+It is ready (`/health` 200) once the engine reports that its model is loaded. `/metrics` says
+how many requests it holds (`llm_worker_requests_running`) and how old the oldest of them is
+(`llm_worker_oldest_request_age_seconds`), for choosing fault targets by state.
 
 When the engine dies, what happens depends on `--engine-death`:
 - `undetected` (the default, like a worker waiting on a socket that never answers): the worker
@@ -28,10 +30,12 @@ import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 from typing import Iterator, Literal  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.queue import Queue  # noqa: E402
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest  # noqa: E402
 
 from deployments.lifetime import die_with_parent  # noqa: E402
 from deployments.sim.wire import NDJSON_HEADERS, PeerUnavailable, base_arguments, json_response, post_json, serve  # noqa: E402
@@ -51,6 +55,7 @@ class EngineClient:
         self.ready = False
         self.alive = True
         self.streams: dict[str, Queue] = {}
+        self.started: dict[str, float] = {}  # when each stream in `streams` began (monotonic)
         self._ids = itertools.count()
         ours, theirs = socket.socketpair()
         self.channel = ours
@@ -93,6 +98,7 @@ class EngineClient:
         request_id = f"r{next(self._ids)}"
         stream: Queue = Queue()
         self.streams[request_id] = stream
+        self.started[request_id] = time.monotonic()
         finished = False
         try:
             self._send(
@@ -106,6 +112,7 @@ class EngineClient:
                     return
         finally:
             del self.streams[request_id]
+            del self.started[request_id]
             if not finished:
                 self._send({"op": "cancel", "id": request_id})
 
@@ -147,13 +154,29 @@ def generation(engine: EngineClient, prefill: RemotePrefill | None, prompt_token
     yield from engine.generate(prompt_tokens, max_tokens, prefilled=prefill is not None, start=start)
 
 
+def worker_metrics(engine: EngineClient) -> CollectorRegistry:
+    """The worker's own gauges, read at each scrape."""
+    registry = CollectorRegistry()
+    running = Gauge("llm_worker_requests_running", "requests the worker holds now", registry=registry)
+    running.set_function(lambda: len(engine.streams))
+    oldest = Gauge("llm_worker_oldest_request_age_seconds", "age of the oldest request the worker holds (0 with none)", registry=registry)
+    oldest.set_function(lambda: time.monotonic() - min(engine.started.values(), default=time.monotonic()))
+    return registry
+
+
 def make_app(engine: EngineClient, prefill: RemotePrefill | None = None):
+    registry = worker_metrics(engine)
+
     def app(environ, start_response):
         path = environ["PATH_INFO"]
         if path == "/health":
             if engine.ready:
                 return json_response(start_response, "200 OK", {"status": "ready", "inflight": len(engine.streams)})
             return json_response(start_response, "503 Service Unavailable", {"status": "loading"})
+        if path == "/metrics":
+            page = generate_latest(registry)
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(page)))])
+            return [page]
         if path == "/generate" and environ["REQUEST_METHOD"] == "POST":
             if not engine.ready:
                 return json_response(start_response, "503 Service Unavailable", {"error": "engine not ready"})
