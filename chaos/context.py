@@ -29,12 +29,16 @@ class FaultContext:
         signal_name: str = "",
         at_teardown: bool = False,
         detail: str | None = None,
+        note: str = "",
     ) -> Event:
         """Write the event of one action on `target`, with the failure, its scope and child as
         fields. `at_teardown` marks an action taken because the run is ending, not on
-        schedule: it says nothing of recovery."""
+        schedule: it says nothing of recovery. Without a `detail`, one is made for people,
+        ending with `note` (e.g. a rollout's step) and why the target was chosen."""
         if detail is None:
             detail = "teardown" if at_teardown else f"failure {self.failure_name}: {SCOPE_DETAIL[target.scope].format(child=target.child)}"
+            if note:
+                detail += f"; {note}"
             if target.chosen_because and kind == EventKind.FAULT:
                 detail += f"; {target.chosen_because}"
         return self.deployment.events.emit(
@@ -75,11 +79,11 @@ class FaultContext:
             link_from=route.caller,
         )
 
-    def send(self, target: FaultTarget, sig: signal.Signals, kind: EventKind = EventKind.FAULT, at_teardown: bool = False) -> FaultOutcome:
+    def send(self, target: FaultTarget, sig: signal.Signals, kind: EventKind = EventKind.FAULT, at_teardown: bool = False, note: str = "") -> FaultOutcome:
         """Signal the target through the deployment, record the event, and return the outcome;
         a delivered fault's proof follows as an event of its own."""
         outcome = self.deployment.signal(target, sig)
-        self.record(target, outcome, kind, sig.name, at_teardown)
+        self.record(target, outcome, kind, sig.name, at_teardown, note=note)
         if outcome == FaultOutcome.DELIVERED and kind == EventKind.FAULT and not at_teardown:
             self.proofs.after_signal(lambda result, detail: self._proved(target, result, detail, sig.name), target.pid, sig.name)
         return outcome

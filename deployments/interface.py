@@ -9,8 +9,9 @@ Chaos, the samplers and the web UI see a deployment only through `Deployment`:
 - what faults do to it: `fault_targets()` names the processes a fault on a role could reach,
   and `signal()` sends one of them a signal. A fault kind never signals a pid itself. Faults
   that are not signals are actions here too: `link_targets()` names the routes of a declared
-  link (`deployments.links`), and `put_toxic()` and `heal_link()` act on one. Rolling restarts
-  and processes on other hosts are new actions here, next to those;
+  link (`deployments.links`), and `put_toxic()` and `heal_link()` act on one; `will_replace()`
+  and `ready_replacement()` replace a replica (a rolling restart: the stop is a signal).
+  Processes on other hosts are new actions here, next to those;
 - what a replica holds now, for choosing targets by state: `replica_metric()`.
 
 Which class stands behind it is decided once, by `deployments.factory.open_deployment`.
@@ -164,6 +165,17 @@ class Deployment(ABC):
 
     def replicas_of(self, role: str) -> list[Replica]:
         return [r for r in self.replicas if r.role == role]
+
+    def will_replace(self, replica: Replica) -> bool:
+        """Arrange for the replica's next exit to be followed at once by a new process in its
+        place, whatever its restart policy; False when this deployment cannot start
+        processes (an attached one), so nothing may be stopped for a replacement."""
+        return False
+
+    def ready_replacement(self, replica: Replica, old_pid: int, timeout_s: float) -> int | None:
+        """Wait until a process other than `old_pid` serves as the replica (ready); its pid,
+        or None when none was within `timeout_s`."""
+        return None
 
     def replica_metrics_url(self, replica: Replica) -> str | None:
         """The replica's own Prometheus URL (its component's `metrics.url`); None when the

@@ -5,7 +5,8 @@
 dependencies are ready, with all their replicas, in parallel), waits on each replica's ready probe, then sends a warm-up request; the startup
 time runs from the first launch to the warm-up's success. From then on a supervisor greenlet
 per replica notices its exit, and restarts it per its restart policy after `delay_s`, on the
-same port. Every launch, exit, restart and ready is an event with pid and outcome.
+same port; or at once, whatever its policy, when chaos asked to replace it (`will_replace`:
+a rolling restart). Every launch, exit, restart and ready is an event with pid and outcome.
 
 `LaunchedDeployment.down()` stops the supervisors, SIGTERMs every replica's process group, waits up
 to a grace period, then SIGKILLs what is left, including descendants that left the group and orphans of
@@ -56,6 +57,8 @@ class Replica:
     state: ReplicaState = "pending"
     restarts: int = 0
     supervisor: gevent.Greenlet | None = field(default=None, repr=False)
+    #: Set by `will_replace`: the next exit is a replacement's, restarted at once whatever the policy.
+    replacing: bool = False
 
     @property
     def role(self) -> str:
@@ -151,6 +154,16 @@ class LaunchedDeployment(Deployment):
     @property
     def replicas(self) -> list[Replica]:
         return self._replicas
+
+    def will_replace(self, replica: Replica) -> bool:  # type: ignore[override]
+        replica.replacing = True
+        return True
+
+    def ready_replacement(self, replica: Replica, old_pid: int, timeout_s: float) -> int | None:  # type: ignore[override]
+        replaced = wait_until(
+            lambda: replica.state == "ready" and replica.pid not in (None, old_pid), timeout_s, interval_s=0.05, give_up=lambda: self._stopping
+        )
+        return replica.pid if replaced else None
 
     def replica_metrics_url(self, replica: Replica) -> str | None:  # type: ignore[override]
         metrics = replica.component.metrics
@@ -249,9 +262,10 @@ class LaunchedDeployment(Deployment):
             replica.state = "exited"
             self.events.emit(EventKind.EXIT, component=replica.role, replica=replica.index, pid=process.pid, outcome=describe_returncode(returncode))
             restart = replica.component.restart
-            if restart.policy == "never":
+            replacing, replica.replacing = replica.replacing, False
+            if restart.policy == "never" and not replacing:
                 return
-            gevent.sleep(restart.delay_s)
+            gevent.sleep(0.0 if replacing else restart.delay_s)
             if self._stopping:
                 return
             replica.restarts += 1

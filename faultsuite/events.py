@@ -29,6 +29,7 @@ class EventKind(StrEnum):
     RESUME = "resume"  # chaos ended a hang (SIGCONT)
     HEAL = "heal"  # chaos took a network fault off a link
     PROOF = "proof"  # chaos checked that a fault took effect (outcome confirmed or no_effect)
+    ROLLOUT = "rollout"  # a rolling restart's step ended (outcome replaced or timed out) or the rollout did
     NOT_APPLICABLE = "not_applicable"  # a failure named a role the deployment lacks, or nothing to select
     WARMUP = "warmup"  # the warm-up request after launch
     STOP = "stop"  # teardown signalled a component

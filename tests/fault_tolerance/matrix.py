@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos.models import load_catalogue
+from chaos.rollout import RollingRestartInjection
 from deployments.models import embedded_deployments, load_deployment
 from reports.render import render_group
 from reports.results import summary_markdown
@@ -59,10 +60,24 @@ def matrix_pairs() -> list[tuple[str, str]]:
     return pairs
 
 
-def last_fault_at_s(failure: str, size: LoadSize) -> float:
-    """When the last injection of `failure` fires, with its first moved to `size.fault_at_s`."""
+#: How long the embedded graph takes to replace one decode worker in a rolling restart: its
+#: exit, 2 s of simulated model loading and its ready probe (2.7 s measured on agg-dp4).
+ROLLING_STEP_S = 3.5
+
+
+def last_fault_at_s(failure: str, size: LoadSize, deployment: str) -> float:
+    """When the last injection of `failure` fires, with its first moved to `size.fault_at_s`;
+    for a rolling restart, when its last step is due to be done on `deployment`."""
     shifted = load_catalogue().failures[failure].shifted_to(size.fault_at_s)
-    return max((at for i in shifted.injections for at in i.schedule()), default=size.fault_at_s)
+    spec = load_deployment(deployment)
+    ends = []
+    for injection in shifted.injections:
+        for at in injection.schedule():
+            steps = 0
+            if isinstance(injection, RollingRestartInjection) and (component := spec.component(injection.target.role)) is not None:
+                steps = -(-min(injection.count, component.replicas) // injection.max_unavailable)
+            ends.append(at + steps * ROLLING_STEP_S)
+    return max(ends, default=size.fault_at_s)
 
 
 @dataclass

@@ -45,8 +45,8 @@ def check_faults_on_time(events: list[dict]) -> None:
 
 
 def check_restart_policy(events: list[dict], deployment: str) -> None:
-    """A faulted replica that died came back iff its policy is `always`; a hung one resumed;
-    a faulted link was healed."""
+    """A faulted replica that died came back iff its policy is `always` (always, when a rolling
+    restart stopped it); a hung one resumed; a faulted link was healed."""
     spec = load_deployment(deployment)
     for fault in (e for e in events if e["kind"] == "fault" and e["outcome"] == "delivered"):
         after = [e for e in events if float(e["offset_s"]) > float(fault["offset_s"]) and e["detail"] != "teardown"]
@@ -62,7 +62,10 @@ def check_restart_policy(events: list[dict], deployment: str) -> None:
             continue  # a child killed under a worker that did not notice: nothing to restart
         policy = spec.component(fault["component"]).restart.policy
         came_back = any(e["kind"] == "ready" and e["pid"] != fault["pid"] for e in same)
-        if policy == "always":
+        rolled = [e for e in same if e["kind"] == "rollout" and e["pid"] == fault["pid"]]
+        if rolled:  # a rolling restart's step: replaced whatever the policy
+            assert rolled[0]["outcome"] == "replaced" and came_back, f"{fault['component']}_{fault['replica']} was not replaced"
+        elif policy == "always":
             assert came_back, f"{fault['component']}_{fault['replica']} (restart: always) was not back before the run ended"
         else:
             assert not any(e["kind"] == "restart" for e in same), f"{fault['component']} (restart: never) was restarted"
@@ -100,7 +103,7 @@ def test_fault_tolerance(deployment, failure, load_size, trials, matrix_results,
     options = [
         "--deployment", deployment,
         "--failure", failure,
-        *load_size.options(last_fault_at_s(failure, load_size)),
+        *load_size.options(last_fault_at_s(failure, load_size, deployment)),
         *(["--trials", str(trials)] if trials > 1 else []),
     ]  # fmt: skip
     result = run_locust(tmp_path, *options, run_dir=run_dir, timeout_s=240 * trials)
