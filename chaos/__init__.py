@@ -1,3 +1,3 @@
 """Failures: the catalogue, target resolution within the launched tree, and injection."""
 
-from chaos import kinds, network, rollout  # noqa: F401  registers the built-in fault kinds
+from chaos import bad_input, kinds, network, rollout  # noqa: F401  registers the built-in fault kinds

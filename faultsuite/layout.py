@@ -50,6 +50,7 @@ class RunLayout(_Directory):
     processes = _File("processes.csv")
     gpu = _File("gpu.csv")
     requests = _File("requests.csv")
+    bad_requests = _File("bad_requests.jsonl")
     summary_csv = _File("summary.csv")
     summary_json = _File("summary.json")
     summary_md = _File("summary.md")

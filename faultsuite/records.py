@@ -15,6 +15,8 @@ from typing import IO, Iterable, Literal
 from faultsuite.layout import RunLayout
 
 __all__ = [
+    "BadRequestRecord",
+    "read_bad_requests",
     "FailureKind",
     "RequestRecord",
     "RecordWriter",
@@ -186,3 +188,41 @@ def write_requests_csv(records: Iterable[RequestRecord], path: Path) -> None:
                 ]
             )
 
+
+
+@dataclass(frozen=True)
+class BadRequestRecord:
+    """One invalid request a `bad_requests` fault sent beside the load, and how it was
+    answered: `status` (None when no answer came) and `latency_s`, the time to reject it."""
+
+    time: float
+    offset_s: float
+    kind: str
+    status: int | None
+    latency_s: float
+    error: str | None = None
+
+    @property
+    def rejected(self) -> bool:
+        """Answered as a client error should be: a 4xx status."""
+        return self.status is not None and 400 <= self.status < 500
+
+    def to_json(self) -> str:
+        return json.dumps({name: getattr(self, name) for name in _BAD_FIELDS}, separators=(",", ":"))
+
+
+_BAD_FIELDS = tuple(f.name for f in fields(BadRequestRecord))
+
+
+def read_bad_requests(path: Path) -> list[BadRequestRecord]:
+    """The records of a `bad_requests.jsonl`, in the order sent; none when it is absent. A
+    line cut short by a crash is skipped."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(BadRequestRecord(**json.loads(line)))
+        except (ValueError, TypeError):
+            continue
+    return records

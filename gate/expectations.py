@@ -58,6 +58,8 @@ METRICS: dict[str, tuple[str, Callable[[Summary], float | None]]] = {
     "latency_ratio": ("Latency After / Latency Before", _latency_ratio),
     "violations_after": ("SLA violations after the fault", lambda s: s.violations_after),
     "client_recovery_s": ("client-observed recovery (s)", lambda s: s.client_recovery_s),
+    "bad_rejected_pct": ("percent of bad requests answered with a 4xx", lambda s: s.bad_requests_rejected_pct),
+    "bad_reject_max_s": ("slowest rejection of a bad request (s)", lambda s: s.bad_request_max_reject_s),
 }
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {

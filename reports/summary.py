@@ -76,6 +76,15 @@ Migration and integrity (where the deployment says a stream moved to another wor
   samples with a value, in order, each rise between neighbours, and after a fall (the
   counter's process restarted) the whole new value; `None` when no sample has a value.
 
+Bad input (a `bad_requests` fault's records, `bad_requests.jsonl`; every value `None` when
+the run sent none):
+
+- Bad Requests: how many were sent.
+- Bad Requests Rejected (%): those answered with a 4xx status, times 100 over all sent.
+- Bad Request Max Reject (s): the longest `latency_s` of the rejected ones.
+- Bad Request Statuses: `"kind: status×count, ...; ..."`, kinds in name order, statuses in
+  number order, "none" for no answer.
+
 Trials (`--trials N`: the same scenario N times, each a run of its own), for each of
 `TRIAL_METRICS` over the trials where it has a value (`n` of them):
 
@@ -95,7 +104,7 @@ from itertools import chain
 import numpy as np
 
 from faultsuite.events import Event, EventKind
-from faultsuite.records import FailureKind, RequestRecord
+from faultsuite.records import BadRequestRecord, FailureKind, RequestRecord
 from faultsuite.samples import WatcherSample
 
 __all__ = [
@@ -156,6 +165,10 @@ EXTRA_COLUMNS = (
     "Migration Latency Penalty (s)",
     "Corrupt Outputs",
     "Migrations Counted",
+    "Bad Requests",
+    "Bad Requests Rejected (%)",
+    "Bad Request Max Reject (s)",
+    "Bad Request Statuses",
 )  # fmt: skip
 
 ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
@@ -210,6 +223,10 @@ class Summary:
     migration_latency_penalty_s: float | None = None
     corrupt_outputs: int = 0
     migrations_counted: float | None = None
+    bad_requests: int | None = None
+    bad_requests_rejected_pct: float | None = None
+    bad_request_max_reject_s: float | None = None
+    bad_request_statuses: str | None = None
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
@@ -359,6 +376,7 @@ def compute_summary(
     samples: list[WatcherSample],
     startup_time_s: float | None,
     sla_latency_s: float,
+    bad_requests: Sequence[BadRequestRecord] = (),
 ) -> Summary:
     """The summary of one run, by the definitions in this module's docstring."""
     fault = next(iter(delivered_faults(events)), None)
@@ -420,7 +438,27 @@ def compute_summary(
         migration_latency_penalty_s=_migration_penalty(ok),
         corrupt_outputs=sum(1 for r in failed if r.error_kind == FailureKind.CORRUPT_OUTPUT),
         migrations_counted=_counter_increase([s.migrations_total for s in samples if s.up and s.migrations_total is not None]),
+        **_bad_request_values(bad_requests),
     )
+
+
+def _bad_request_values(bad: Sequence[BadRequestRecord]) -> dict[str, Value]:
+    if not bad:
+        return {}
+    rejected = [r for r in bad if r.rejected]
+    statuses: dict[str, Counter] = {}
+    for r in bad:
+        statuses.setdefault(r.kind, Counter())[r.status] += 1
+    described = "; ".join(
+        f"{kind}: " + ", ".join(f"{'none' if status is None else status}×{count}" for status, count in sorted(counts.items(), key=lambda sc: (sc[0] is None, sc[0] or 0)))
+        for kind, counts in sorted(statuses.items())
+    )
+    return {
+        "bad_requests": len(bad),
+        "bad_requests_rejected_pct": 100.0 * len(rejected) / len(bad),
+        "bad_request_max_reject_s": max((r.latency_s for r in rejected), default=None),
+        "bad_request_statuses": described,
+    }
 
 
 def _counter_increase(readings: list[float]) -> float | None:

@@ -10,7 +10,9 @@ one JSON body), `/v1/models`, `/health` (200 once some decode worker is reachabl
     llm_requests_total     finished requests, by status (success | error)
 
 Prompt tokens are counted as whitespace-separated words: the simulation needs a count, not a
-vocabulary. A request that breaks after the stream began ends with an OpenAI-style error
+vocabulary. Requests are checked as vLLM checks them: a body that is not JSON, no messages, a
+`max_tokens` that is not a positive whole number, or prompt plus `max_tokens` beyond
+`--max-model-len` is a 400; a `model` other than the one served is a 404. A request that breaks after the stream began ends with an OpenAI-style error
 event, `data: {"error": {...}}`, and no `[DONE]`, as real servers do.
 """
 
@@ -43,6 +45,8 @@ __all__ = ["main"]
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 16
+#: Prompt plus completion tokens a request may ask for, unless `--max-model-len` says otherwise.
+DEFAULT_MAX_MODEL_LEN = 8192
 
 
 class UpstreamError(Exception):
@@ -63,10 +67,11 @@ def prompt_tokens(messages: list) -> int:
 
 
 class Frontend:
-    def __init__(self, processors: HealthPoller, model: str):
+    def __init__(self, processors: HealthPoller, model: str, max_model_len: int = DEFAULT_MAX_MODEL_LEN):
         self.processors = processors
         self.router = RoundRobin(processors)
         self.model = model
+        self.max_model_len = max_model_len
         self.metrics = Metrics()
         self._ids = itertools.count()
 
@@ -181,10 +186,23 @@ class Frontend:
             messages = body["messages"]
             if not isinstance(messages, list) or not messages:
                 raise ValueError("messages must be a non-empty list")
+            max_tokens = body.get("max_tokens")
+            max_tokens = DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens
+            if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+                raise ValueError(f"max_tokens must be at least 1, got {max_tokens!r}")
         except (ValueError, KeyError, TypeError) as exc:
             return json_response(start_response, "400 Bad Request", error_body(f"invalid request: {exc}", 400))
+        if body.get("model", self.model) != self.model:
+            return json_response(start_response, "404 Not Found", error_body(f"The model `{body['model']}` does not exist.", 404))
+        prompt = prompt_tokens(messages)
+        if prompt + max_tokens > self.max_model_len:
+            message = (
+                f"This model's maximum context length is {self.max_model_len} tokens. However, you requested "
+                f"{prompt + max_tokens} tokens ({prompt} in the messages, {max_tokens} in the completion)."
+            )
+            return json_response(start_response, "400 Bad Request", error_body(message, 400))
         request_id = f"chatcmpl-{next(self._ids)}"
-        upstream = {"prompt_tokens": prompt_tokens(messages), "max_tokens": int(body.get("max_tokens") or DEFAULT_MAX_TOKENS)}
+        upstream = {"prompt_tokens": prompt, "max_tokens": max_tokens}
         generation = self.tracked(self.generate(upstream))
         try:
             first = next(generation)
@@ -232,10 +250,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = base_arguments("simulated OpenAI-compatible frontend")
     parser.add_argument("--processors", required=True, help="comma-separated processor base URLs")
     parser.add_argument("--model", default="sim-model")
+    parser.add_argument("--max-model-len", type=int, default=DEFAULT_MAX_MODEL_LEN, help="prompt plus completion tokens a request may ask for")
     args = parser.parse_args(argv)
     processors = HealthPoller(args.processors.split(","))
     processors.start()
-    frontend = Frontend(processors, args.model)
+    frontend = Frontend(processors, args.model, args.max_model_len)
     serve(frontend.app, args.host, args.port, f"frontend:{args.port}", args.startup_delay_s)
 
 

@@ -1,6 +1,7 @@
 """Expectations, the early-abort rule and the CI outputs, on hand-made summaries and records."""
 
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import pytest
 
@@ -121,3 +122,9 @@ def test_a_statistic_over_trials_is_checked_once_against_every_trial():
 def test_an_unknown_statistic_is_one_line():
     with pytest.raises(ConfigError, match="unknown statistic 'p42'"):
         parse_expectations("recovery_time_s.p42 <= 10")
+
+
+def test_bad_request_expectations_read_the_bad_request_columns():
+    half_rejected = replace(summary(ok=5, failed=0), bad_requests=4, bad_requests_rejected_pct=50.0, bad_request_max_reject_s=0.2)
+    assert verdicts("bad_rejected_pct >= 100; bad_rejected_pct >= 50; bad_reject_max_s <= 0.1; bad_reject_max_s <= 0.5", half_rejected) == [False, True, False, True]
+    assert verdicts("bad_rejected_pct >= 0", summary(ok=5, failed=0)) == [False], "no bad request was sent: nothing to meet"

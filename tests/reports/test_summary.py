@@ -6,7 +6,7 @@ from typing import Iterable
 import pytest
 
 from faultsuite.events import Event
-from faultsuite.records import RequestRecord
+from faultsuite.records import BadRequestRecord, RequestRecord
 from faultsuite.samples import WatcherSample
 from reports.summary import (
     trial_stats,
@@ -531,3 +531,20 @@ def test_trials_without_a_value_are_left_out_and_one_value_has_no_interval():
 
     assert (stats.n, stats.mean, stats.ci_low, stats.ci_high) == (1, 3.0, None, None)
     assert trial_stats([None]).mean is None
+
+
+def test_bad_requests_are_summed_up_by_kind_and_status():
+    bad = [
+        BadRequestRecord(RUN_START, 1.0, "overflow", 400, 0.02),
+        BadRequestRecord(RUN_START, 1.1, "overflow", 400, 0.05),
+        BadRequestRecord(RUN_START, 1.2, "unknown_model", 404, 0.01),
+        BadRequestRecord(RUN_START, 1.3, "unknown_model", 200, 0.9),
+        BadRequestRecord(RUN_START, 1.4, "malformed_json", None, 10.0, "TimeoutError"),
+    ]
+    summary = compute_summary(failure="f", records=[], events=[], samples=[], startup_time_s=None, sla_latency_s=1.0, bad_requests=bad)
+    assert summary.bad_requests == 5
+    assert summary.bad_requests_rejected_pct == 60.0
+    assert summary.bad_request_max_reject_s == 0.05, "the slowest of those rejected, not of all"
+    assert summary.bad_request_statuses == "malformed_json: none×1; overflow: 400×2; unknown_model: 200×1, 404×1"
+    plain = compute_summary(failure="f", records=[], events=[], samples=[], startup_time_s=None, sla_latency_s=1.0)
+    assert (plain.bad_requests, plain.bad_requests_rejected_pct, plain.bad_request_statuses) == (None, None, None)
