@@ -10,7 +10,7 @@ from pydantic import Field
 from chaos.context import FaultContext
 from chaos.models import Injection, register_kind
 from deployments.interface import FaultTarget
-from faultsuite.events import EventKind, FaultOutcome
+from faultsuite.events import EventKind, FaultOutcome, TargetScope
 
 __all__ = ["HangInjection", "SignalInjection"]
 
@@ -21,6 +21,9 @@ class SignalInjection(Injection):
 
     kind: Literal["signal"] = "signal"
     signal: Literal["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"] = "SIGKILL"
+    down_s: float | None = Field(
+        None, gt=0, le=86_400, description="keep the replica down this long before its restart (default: its restart policy's delay_s)"
+    )
 
     @property
     def signal_name(self) -> str:
@@ -28,7 +31,12 @@ class SignalInjection(Injection):
 
     def apply(self, targets: list[FaultTarget], context: FaultContext) -> None:
         for target in targets:
-            context.send(target, signal.Signals[self.signal])
+            note = ""
+            if self.down_s is not None and target.scope != TargetScope.CHILD:
+                held = context.deployment.hold_down(target.replica, self.down_s)
+                note = f"kept down {self.down_s:g} s" if held else "cannot be kept down: the deployment does not restart it"
+            if context.send(target, signal.Signals[self.signal], note=note) != FaultOutcome.DELIVERED and note:
+                context.deployment.hold_down(target.replica, None)  # no exit of its is coming: nothing to hold
 
 
 @register_kind

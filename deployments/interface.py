@@ -10,7 +10,8 @@ Chaos, the samplers and the web UI see a deployment only through `Deployment`:
   and `signal()` sends one of them a signal. A fault kind never signals a pid itself. Faults
   that are not signals are actions here too: `link_targets()` names the routes of a declared
   link (`deployments.links`), and `put_toxic()` and `heal_link()` act on one; `will_replace()`
-  and `ready_replacement()` replace a replica (a rolling restart: the stop is a signal).
+  and `ready_replacement()` replace a replica (a rolling restart: the stop is a signal), and
+  `hold_down()` keeps a killed one down for a given time.
   Processes on other hosts are new actions here, next to those;
 - what a replica holds now, for choosing targets by state: `replica_metric()`.
 
@@ -165,6 +166,12 @@ class Deployment(ABC):
 
     def replicas_of(self, role: str) -> list[Replica]:
         return [r for r in self.replicas if r.role == role]
+
+    def hold_down(self, replica: Replica, seconds: float | None) -> bool:
+        """Keep the replica down `seconds` after its next exit before the supervisor restarts
+        it (instead of its policy's `delay_s`): an outage of a given length; None takes that
+        back. False when this deployment does not restart processes (an attached one)."""
+        return False
 
     def will_replace(self, replica: Replica) -> bool:
         """Arrange for the replica's next exit to be followed at once by a new process in its

@@ -59,6 +59,8 @@ class Replica:
     supervisor: gevent.Greenlet | None = field(default=None, repr=False)
     #: Set by `will_replace`: the next exit is a replacement's, restarted at once whatever the policy.
     replacing: bool = False
+    #: Set by `hold_down`: the next restart waits this long instead of the policy's `delay_s`.
+    down_for_s: float | None = None
 
     @property
     def role(self) -> str:
@@ -154,6 +156,10 @@ class LaunchedDeployment(Deployment):
     @property
     def replicas(self) -> list[Replica]:
         return self._replicas
+
+    def hold_down(self, replica: Replica, seconds: float | None) -> bool:  # type: ignore[override]
+        replica.down_for_s = seconds
+        return True
 
     def will_replace(self, replica: Replica) -> bool:  # type: ignore[override]
         replica.replacing = True
@@ -263,9 +269,10 @@ class LaunchedDeployment(Deployment):
             self.events.emit(EventKind.EXIT, component=replica.role, replica=replica.index, pid=process.pid, outcome=describe_returncode(returncode))
             restart = replica.component.restart
             replacing, replica.replacing = replica.replacing, False
+            held, replica.down_for_s = replica.down_for_s, None
             if restart.policy == "never" and not replacing:
                 return
-            gevent.sleep(0.0 if replacing else restart.delay_s)
+            gevent.sleep(0.0 if replacing else restart.delay_s if held is None else held)
             if self._stopping:
                 return
             replica.restarts += 1
