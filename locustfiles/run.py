@@ -335,7 +335,7 @@ class FaultToleranceRun:
         if summary is None:
             outcomes = [Outcome(e.text, False, f"{e.text}: failed (the run's summary could not be written)") for e in scenario.expectations]
         else:
-            outcomes = evaluate(list(scenario.expectations), summary)
+            outcomes = evaluate(list(scenario.expectations), summary, self.run_dir)
         if self.abort_watch is not None:
             outcomes.append(self.abort_watch.outcome())
         for outcome in outcomes:

@@ -59,6 +59,7 @@ def load_run(run_dir: Path) -> RunData:
     events = read_events(layout.events)
     samples = read_samples(layout.watcher)
     gpu = read_gpu_samples(layout.gpu)
+    processes = read_process_samples(layout.processes)
     summary = compute_summary(
         failure=manifest.failure,
         records=records,
@@ -67,6 +68,7 @@ def load_run(run_dir: Path) -> RunData:
         startup_time_s=manifest.startup_time_s,
         sla_latency_s=manifest.sla_latency_s,
         bad_requests=read_bad_requests(layout.bad_requests),
+        processes=processes,
     )
     return RunData(
         run_dir=run_dir,
@@ -75,7 +77,7 @@ def load_run(run_dir: Path) -> RunData:
         events=events,
         samples=samples,
         gpu=gpu,
-        processes=read_process_samples(layout.processes),
+        processes=processes,
         summary=summary,
         gpu_findings=gpu_memory_findings(gpu, events),
     )

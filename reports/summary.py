@@ -85,6 +85,12 @@ the run sent none):
 - Bad Request Statuses: `"kind: status×count, ...; ..."`, kinds in name order, statuses in
   number order, "none" for no answer.
 
+Memory (`processes.csv`, by `reports.memory`):
+
+- Max RSS Growth (MiB/min): the largest least-squares slope of a process generation's summed
+  RSS (an instance's processes under one leader) from its `ready` event on, over generations
+  sampled 10 s or more so; Max RSS Growth Of: its instance. `None` when none was.
+
 Trials (`--trials N`: the same scenario N times, each a run of its own), for each of
 `TRIAL_METRICS` over the trials where it has a value (`n` of them):
 
@@ -102,10 +108,12 @@ from dataclasses import dataclass, fields
 from itertools import chain
 
 import numpy as np
+import pandas as pd
 
 from faultsuite.events import Event, EventKind
 from faultsuite.records import BadRequestRecord, FailureKind, RequestRecord
 from faultsuite.samples import WatcherSample
+from reports.memory import max_rss_growth
 
 __all__ = [
     "ALL_COLUMNS",
@@ -169,6 +177,8 @@ EXTRA_COLUMNS = (
     "Bad Requests Rejected (%)",
     "Bad Request Max Reject (s)",
     "Bad Request Statuses",
+    "Max RSS Growth (MiB/min)",
+    "Max RSS Growth Of",
 )  # fmt: skip
 
 ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
@@ -227,6 +237,8 @@ class Summary:
     bad_requests_rejected_pct: float | None = None
     bad_request_max_reject_s: float | None = None
     bad_request_statuses: str | None = None
+    max_rss_growth_mib_per_min: float | None = None
+    max_rss_growth_of: str | None = None
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
@@ -377,6 +389,7 @@ def compute_summary(
     startup_time_s: float | None,
     sla_latency_s: float,
     bad_requests: Sequence[BadRequestRecord] = (),
+    processes: pd.DataFrame | None = None,
 ) -> Summary:
     """The summary of one run, by the definitions in this module's docstring."""
     fault = next(iter(delivered_faults(events)), None)
@@ -439,6 +452,7 @@ def compute_summary(
         corrupt_outputs=sum(1 for r in failed if r.error_kind == FailureKind.CORRUPT_OUTPUT),
         migrations_counted=_counter_increase([s.migrations_total for s in samples if s.up and s.migrations_total is not None]),
         **_bad_request_values(bad_requests),
+        **dict(zip(("max_rss_growth_mib_per_min", "max_rss_growth_of"), max_rss_growth(processes if processes is not None else pd.DataFrame(), events))),
     )
 
 

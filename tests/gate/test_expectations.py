@@ -128,3 +128,24 @@ def test_bad_request_expectations_read_the_bad_request_columns():
     half_rejected = replace(summary(ok=5, failed=0), bad_requests=4, bad_requests_rejected_pct=50.0, bad_request_max_reject_s=0.2)
     assert verdicts("bad_rejected_pct >= 100; bad_rejected_pct >= 50; bad_reject_max_s <= 0.1; bad_reject_max_s <= 0.5", half_rejected) == [False, True, False, True]
     assert verdicts("bad_rejected_pct >= 0", summary(ok=5, failed=0)) == [False], "no bad request was sent: nothing to meet"
+
+
+def test_no_log_reads_every_components_logs(tmp_path):
+    (tmp_path / "decode_worker_1").mkdir()
+    (tmp_path / "decode_worker_1" / "error.log").write_text("ok\nthread 'main' panicked at src/lib.rs:1\n", encoding="utf-8")
+    (tmp_path / "frontend").mkdir()
+    (tmp_path / "frontend" / "output.log").write_text("Traceback (most recent call last):\n", encoding="utf-8")
+    (tmp_path / "notes.log").write_text("panicked at nothing of ours\n", encoding="utf-8")
+    outcomes = evaluate(parse_expectations("""no_log "panicked at"; no_log 'Trace.ack'; no_log "OOM" """), summary(ok=1, failed=0), tmp_path)
+    assert [o.passed for o in outcomes] == [False, False, True]
+    assert outcomes[0].reason == "no_log \"panicked at\": failed (1 lines; the first in decode_worker_1/error.log: thread 'main' panicked at src/lib.rs:1)"
+    assert evaluate(parse_expectations('no_log "x"'), summary(ok=1, failed=0))[0].passed is False, "without a run directory nothing is met"
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("no_log Traceback", "expected no_log \"PATTERN\""),
+    ('no_log "("', "not a regular expression"),
+])  # fmt: skip
+def test_a_bad_no_log_line_is_refused_in_one_line(line, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_expectations(line)

@@ -1,0 +1,45 @@
+"""Checks on the rest of the deployment, end to end: a component that leaks memory and one
+whose log holds a traceback fail the run's expectations (`rss_growth_mib_per_min`,
+`no_log`), each naming what it found, while the load itself was fine."""
+
+import pytest
+import yaml
+
+from deployments.models import DEPLOYMENTS_DIR
+from tests.e2e.harness import kill_tagged, run_locust
+
+pytestmark = pytest.mark.e2e
+
+#: Holds 1 MiB more every 0.1 s (written, so resident): about 600 MiB a minute. No braces:
+#: a command is a template.
+LEAKER = (
+    "import sys, time\n"
+    "print('Traceback (most recent call last): a line for no_log to find', file=sys.stderr, flush=True)\n"
+    "held = []\n"
+    "while True:\n"
+    "    held.append(b'x' * (1 << 20))\n"
+    "    time.sleep(0.1)\n"
+)
+
+
+def test_a_leak_and_a_traceback_fail_their_expectations_and_say_where(tmp_path):
+    document = yaml.safe_load((DEPLOYMENTS_DIR / "agg-dp1.yaml").read_text(encoding="utf-8"))
+    document["name"] = "agg-dp1-leaky"
+    document["components"].append({"name": "leaker", "command": ["{python}", "-c", LEAKER]})
+    path = tmp_path / "leaky.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    gate = "rss_growth_mib_per_min <= 100; no_log 'Traceback'; no_log 'panicked at'; failed == 0"
+    result = run_locust(
+        tmp_path, "--deployment", str(path), "--failure", "none", "--clients", "2", "--requests-per-client", "1000",
+        "--max-run-time", "14", "--expect", gate,
+    )  # fmt: skip
+    kill_tagged(result.tag)
+    assert result.returncode == 1, result.stderr[-3000:]
+    summary = result.summary
+    assert summary["Max RSS Growth Of"] == "leaker_0"
+    assert 300 <= summary["Max RSS Growth (MiB/min)"] <= 900, summary["Max RSS Growth (MiB/min)"]
+    output = result.stdout + result.stderr
+    assert "rss_growth_mib_per_min <= 100: failed (largest memory growth of a component (MiB/min): " in output
+    assert "no_log \"Traceback\": failed (1 lines; the first in leaker/error.log: Traceback (most recent call last)" in output
+    assert "no_log \"panicked at\": met" in output
+    assert "no_errors: met" in output
