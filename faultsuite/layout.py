@@ -48,6 +48,7 @@ class RunLayout(_Directory):
     events = _File("events.csv")
     watcher = _File("watcher.csv")
     processes = _File("processes.csv")
+    replicas = _File("replicas.csv")
     gpu = _File("gpu.csv")
     requests = _File("requests.csv")
     bad_requests = _File("bad_requests.jsonl")

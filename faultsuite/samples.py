@@ -2,7 +2,8 @@
 
 - `watcher.csv`: one row per metrics scrape (`WatcherSample`);
 - `processes.csv`: one row per deployment process per sample (`PROCESS_COLUMNS`);
-- `gpu.csv`: device and per-process GPU rows (`GPU_COLUMNS`).
+- `gpu.csv`: device and per-process GPU rows (`GPU_COLUMNS`);
+- `replicas.csv`: each replica's own requests in flight, per sample (`ReplicaSample`).
 
 The samplers (`samplers/`) write them as the run goes; the reports read them with the readers
 here, so rendering needs nothing but a results directory.
@@ -17,6 +18,9 @@ import pandas as pd
 __all__ = [
     "GPU_COLUMNS",
     "PROCESS_COLUMNS",
+    "REPLICA_COLUMNS",
+    "ReplicaSample",
+    "read_replica_samples",
     "WATCHER_COLUMNS",
     "WatcherSample",
     "format_cell",
@@ -50,6 +54,20 @@ class WatcherSample:
 
 
 WATCHER_COLUMNS = tuple(f.name for f in fields(WatcherSample))
+
+
+@dataclass(frozen=True)
+class ReplicaSample:
+    """One read of a replica's own metrics page: the requests it holds (None: no answer)."""
+
+    time: float
+    offset_s: float
+    component: str
+    replica: int
+    in_flight: float | None
+
+
+REPLICA_COLUMNS = tuple(f.name for f in fields(ReplicaSample))
 
 PROCESS_COLUMNS = (
     "time",
@@ -108,6 +126,17 @@ def read_samples(path: Path) -> list[WatcherSample]:
                 active_workers=opt(row["active_workers"]),
                 migrations_total=opt(row.get("migrations_total", "")),  # absent before the column was
             )
+            for row in csv.DictReader(src)
+        ]
+
+
+def read_replica_samples(path: Path) -> list[ReplicaSample]:
+    """Samples from a `replicas.csv`; an absent file reads as none."""
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as src:
+        return [
+            ReplicaSample(float(row["time"]), float(row["offset_s"]), row["component"], int(row["replica"]), float(row["in_flight"]) if row["in_flight"] else None)
             for row in csv.DictReader(src)
         ]
 

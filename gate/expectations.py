@@ -55,6 +55,13 @@ def _latency_ratio(s: Summary) -> float | None:
     return s.latency_after / s.latency_before
 
 
+def _cascade_ratio(s: Summary) -> float | None:
+    before, during = s.in_flight_unfaulted_before, s.in_flight_unfaulted_during
+    if before is None or during is None or before <= 0:
+        return None
+    return during / before
+
+
 #: Metric name → (what it is, how to read it from a summary; None: not measured).
 METRICS: dict[str, tuple[str, Callable[[Summary], float | None]]] = {
     "failed": ("requests that failed", lambda s: s.failed),
@@ -67,6 +74,7 @@ METRICS: dict[str, tuple[str, Callable[[Summary], float | None]]] = {
     "bad_rejected_pct": ("percent of bad requests answered with a 4xx", lambda s: s.bad_requests_rejected_pct),
     "bad_reject_max_s": ("slowest rejection of a bad request (s)", lambda s: s.bad_request_max_reject_s),
     "rss_growth_mib_per_min": ("largest memory growth of a component (MiB/min)", lambda s: s.max_rss_growth_mib_per_min),
+    "cascade_ratio": ("In Flight Unfaulted During / Before", _cascade_ratio),
 }
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {

@@ -39,6 +39,7 @@ from reports.results import GENERATOR_LAG_NOTE_S, run_notes, summary_markdown
 from reports.summary import Summary
 from samplers.gpu import GpuSampler
 from samplers.processes import ProcessSampler
+from samplers.replicas import ReplicaSampler, sampled_roles
 from samplers.sampling import CsvSampler
 from samplers.watcher import MetricNames, Watcher
 
@@ -166,7 +167,8 @@ class FaultToleranceRun:
                 self._write_failed(f"{name} not brought up to date: {describe_write_error(exc)}")
 
     def _start_samplers(self) -> None:
-        """The watcher (when the deployment has metrics), and the process and GPU samplers."""
+        """The watcher (when the deployment has metrics), the replica sampler (when a role
+        declares its replicas' metrics), and the process and GPU samplers."""
         deployment, layout = self.deployment, self.layout
         if deployment is not None and deployment.spec.metrics is not None and deployment.metrics_url is not None:
             metrics = deployment.spec.metrics
@@ -174,6 +176,8 @@ class FaultToleranceRun:
             self.samplers.append(Watcher(deployment.metrics_url, names, layout.watcher, self.clock))
         if deployment is not None:
             self.samplers.append(ProcessSampler(deployment, layout.processes, self.clock))
+            if sampled_roles(deployment):
+                self.samplers.append(ReplicaSampler(deployment, layout.replicas, self.clock))
         gpu = GpuSampler(layout.gpu, self.clock, deployment)
         self.samplers.append(gpu)
         for sampler in self.samplers:

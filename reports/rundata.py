@@ -13,7 +13,7 @@ from faultsuite.events import Event, read_events
 from faultsuite.layout import RunLayout
 from faultsuite.manifest import RunManifest, read_manifest
 from faultsuite.records import RequestRecord, read_bad_requests, read_records
-from faultsuite.samples import WatcherSample, read_gpu_samples, read_process_samples, read_samples
+from faultsuite.samples import WatcherSample, read_gpu_samples, read_process_samples, read_replica_samples, read_samples
 from reports.gpu_findings import GpuMemoryFinding, gpu_memory_findings
 from reports.summary import Summary, compute_summary, delivered_faults
 
@@ -69,6 +69,7 @@ def load_run(run_dir: Path) -> RunData:
         sla_latency_s=manifest.sla_latency_s,
         bad_requests=read_bad_requests(layout.bad_requests),
         processes=processes,
+        replica_samples=read_replica_samples(layout.replicas),
     )
     return RunData(
         run_dir=run_dir,

@@ -91,6 +91,15 @@ Memory (`processes.csv`, by `reports.memory`):
   RSS (an instance's processes under one leader) from its `ready` event on, over generations
   sampled 10 s or more so; Max RSS Growth Of: its instance. `None` when none was.
 
+The cascade (`replicas.csv`: each replica's own requests in flight, where its component
+declares `metrics.in_flight`):
+
+- unfaulted replicas: those sampled that the first fault did not hit (its instances, as for
+  Recovery Time).
+- In Flight Unfaulted Before / During: the mean in-flight count over the unfaulted replicas'
+  samples with a value, before the fault time / from it until the outage end (see Windows;
+  the run's end when the outage never ended). During is `None` without a fault.
+
 Trials (`--trials N`: the same scenario N times, each a run of its own), for each of
 `TRIAL_METRICS` over the trials where it has a value (`n` of them):
 
@@ -112,7 +121,7 @@ import pandas as pd
 
 from faultsuite.events import Event, EventKind
 from faultsuite.records import BadRequestRecord, FailureKind, RequestRecord
-from faultsuite.samples import WatcherSample
+from faultsuite.samples import ReplicaSample, WatcherSample
 from reports.memory import max_rss_growth
 
 __all__ = [
@@ -179,6 +188,8 @@ EXTRA_COLUMNS = (
     "Bad Request Statuses",
     "Max RSS Growth (MiB/min)",
     "Max RSS Growth Of",
+    "In Flight Unfaulted Before",
+    "In Flight Unfaulted During",
 )  # fmt: skip
 
 ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
@@ -239,6 +250,8 @@ class Summary:
     bad_request_statuses: str | None = None
     max_rss_growth_mib_per_min: float | None = None
     max_rss_growth_of: str | None = None
+    in_flight_unfaulted_before: float | None = None
+    in_flight_unfaulted_during: float | None = None
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
@@ -390,6 +403,7 @@ def compute_summary(
     sla_latency_s: float,
     bad_requests: Sequence[BadRequestRecord] = (),
     processes: pd.DataFrame | None = None,
+    replica_samples: Sequence[ReplicaSample] = (),
 ) -> Summary:
     """The summary of one run, by the definitions in this module's docstring."""
     fault = next(iter(delivered_faults(events)), None)
@@ -453,7 +467,20 @@ def compute_summary(
         migrations_counted=_counter_increase([s.migrations_total for s in samples if s.up and s.migrations_total is not None]),
         **_bad_request_values(bad_requests),
         **dict(zip(("max_rss_growth_mib_per_min", "max_rss_growth_of"), max_rss_growth(processes if processes is not None else pd.DataFrame(), events))),
+        **_cascade(replica_samples, fault, events, _outage_s(recovery_time, client_recovery)),
     )
+
+
+def _cascade(samples: Sequence[ReplicaSample], fault: Event | None, events: list[Event], outage_s: float | None) -> dict[str, Value]:
+    hit = set() if fault is None else {(e.component, e.replica) for e in faulted_together(fault, events)}
+    unfaulted = [s for s in samples if (s.component, s.replica) not in hit and s.in_flight is not None]
+    if fault is None:
+        return {"in_flight_unfaulted_before": _mean([s.in_flight for s in unfaulted])}  # type: ignore[misc]
+    end = math.inf if outage_s is None else fault.offset_s + outage_s
+    return {
+        "in_flight_unfaulted_before": _mean([s.in_flight for s in unfaulted if s.offset_s < fault.offset_s]),  # type: ignore[misc]
+        "in_flight_unfaulted_during": _mean([s.in_flight for s in unfaulted if fault.offset_s <= s.offset_s < end]),  # type: ignore[misc]
+    }
 
 
 def _bad_request_values(bad: Sequence[BadRequestRecord]) -> dict[str, Value]:

@@ -1,6 +1,7 @@
 """Checks on the rest of the deployment, end to end: a component that leaks memory and one
 whose log holds a traceback fail the run's expectations (`rss_growth_mib_per_min`,
-`no_log`), each naming what it found, while the load itself was fine."""
+`no_log`), each naming what it found, while the load itself was fine; and the replicas a
+fault spared are seen taking over its load (`replicas.csv`, `cascade_ratio`)."""
 
 import pytest
 import yaml
@@ -43,3 +44,19 @@ def test_a_leak_and_a_traceback_fail_their_expectations_and_say_where(tmp_path):
     assert "no_log \"Traceback\": failed (1 lines; the first in leaker/error.log: Traceback (most recent call last)" in output
     assert "no_log \"panicked at\": met" in output
     assert "no_errors: met" in output
+
+
+def test_the_workers_a_kill_spared_take_over_its_load_and_a_gate_can_say_how_much(tmp_path):
+    result = run_locust(
+        tmp_path, "--deployment", "agg-dp4", "--failure", "decode_worker", "--clients", "8", "--requests-per-client", "1000",
+        "--fault-at", "3", "--max-run-time", "10", "--expect", "cascade_ratio >= 1.1",
+    )  # fmt: skip
+    kill_tagged(result.tag)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    rows = (result.run_dir / "replicas.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "time,offset_s,component,replica,in_flight"
+    assert {line.split(",")[3] for line in rows[1:]} == {"0", "1", "2", "3"}
+    summary = result.summary
+    # Eight clients over four workers, then over the three left: about 2 each, then about 2.7.
+    assert 1.0 <= summary["In Flight Unfaulted Before"] <= 2.5
+    assert summary["In Flight Unfaulted During"] >= 1.1 * summary["In Flight Unfaulted Before"]

@@ -7,7 +7,7 @@ import pytest
 
 from faultsuite.events import Event
 from faultsuite.records import BadRequestRecord, RequestRecord
-from faultsuite.samples import WatcherSample
+from faultsuite.samples import ReplicaSample, WatcherSample
 from reports.summary import (
     trial_stats,
     EXTRA_COLUMNS,
@@ -548,3 +548,17 @@ def test_bad_requests_are_summed_up_by_kind_and_status():
     assert summary.bad_request_statuses == "malformed_json: none×1; overflow: 400×2; unknown_model: 200×1, 404×1"
     plain = compute_summary(failure="f", records=[], events=[], samples=[], startup_time_s=None, sla_latency_s=1.0)
     assert (plain.bad_requests, plain.bad_requests_rejected_pct, plain.bad_request_statuses) == (None, None, None)
+
+
+def test_the_cascade_is_what_the_unfaulted_replicas_held_before_and_during_the_outage():
+    kill = Event(time=RUN_START + 10, offset_s=10.0, kind="fault", component="w", replica=0, pid=1, signal="SIGKILL", outcome="delivered", scheduled_offset_s=10.0)  # type: ignore[arg-type]
+    back = Event(time=RUN_START + 14, offset_s=14.0, kind="ready", component="w", replica=0, pid=2)  # type: ignore[arg-type]
+    samples = [ReplicaSample(RUN_START + t, t, "w", r, value) for t, r, value in [
+        (5, 0, 2.0), (5, 1, 2.0), (5, 2, 2.0),
+        (11, 0, None), (11, 1, 3.0), (11, 2, 3.0),  # the faulted one is not counted, nor is a missing value
+        (13, 1, 4.0), (13, 2, 2.0),
+        (20, 1, 2.0), (20, 2, 2.0),  # after the outage
+    ]]  # fmt: skip
+    summary = compute_summary(failure="f", records=[], events=[kill, back], samples=[], startup_time_s=None, sla_latency_s=1.0, replica_samples=samples)
+    assert summary.in_flight_unfaulted_before == 2.0
+    assert summary.in_flight_unfaulted_during == 3.0
