@@ -101,11 +101,11 @@ class BadRequestsInjection(Injection):
                 burst.join(timeout=self.timeout_s + 1)
                 cut_short = False
             finally:
-                burst.kill()
+                gevent.killall(list(burst))  # greenlets still waiting when the run ends
         answered = [r for r in sent if r.status is not None]
         rejected = sum(r.rejected for r in sent)
         context.record(target, FaultOutcome.DELIVERED, EventKind.HEAL, at_teardown=cut_short, detail=f"bad requests ended: {len(sent)} sent, {len(answered)} answered, {rejected} with a 4xx")
         if answered:
-            context.record(target, FaultOutcome.CONFIRMED, EventKind.PROOF, detail=f"the endpoint answered {len(answered)} of {len(sent)} bad requests")
+            context.prove(target, FaultOutcome.CONFIRMED, f"the endpoint answered {len(answered)} of {len(sent)} bad requests")
         else:
-            context.record(target, FaultOutcome.NO_EFFECT, EventKind.PROOF, detail=f"none of {len(sent)} bad requests was answered")
+            context.prove(target, FaultOutcome.NO_EFFECT, f"none of {len(sent)} bad requests was answered")

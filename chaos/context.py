@@ -85,10 +85,12 @@ class FaultContext:
         outcome = self.deployment.signal(target, sig)
         self.record(target, outcome, kind, sig.name, at_teardown, note=note)
         if outcome == FaultOutcome.DELIVERED and kind == EventKind.FAULT and not at_teardown:
-            self.proofs.after_signal(lambda result, detail: self._proved(target, result, detail, sig.name), target.pid, sig.name)
+            self.proofs.after_signal(lambda result, detail: self.prove(target, result, detail, sig.name), target.pid, sig.name)
         return outcome
 
-    def _proved(self, target: FaultTarget, outcome: FaultOutcome, detail: str, signal_name: str) -> None:
+    def prove(self, target: FaultTarget, outcome: FaultOutcome, detail: str, signal_name: str = "") -> None:
+        """Record the proof of a fault on `target`, `detail` its evidence; a `no_effect` is
+        also a warning in the log."""
         event = self.record(target, outcome, EventKind.PROOF, signal_name, detail=detail)
         if outcome == FaultOutcome.NO_EFFECT:
             warn_no_effect(self.failure_name, f"{event.instance} (pid {target.pid})", detail)

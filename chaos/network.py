@@ -73,7 +73,7 @@ class LinkInjection(Injection):
             # Even when the run ends mid-fault: a partitioned link would hold the teardown's traffic.
             for target, before in faulted:
                 outcome, after = context.deployment.heal_link(target)
-                done = {name: value - before.get(name, 0) for name, value in after.items() if name not in ("open",)}
+                done = {name: value - before.get(name, 0) for name, value in after.items() if name != "open"}
                 context.record_link(target, outcome, EventKind.HEAL, f"healed {self.kind}; proxy counted {_counted(done)}", at_teardown=cut_short)
                 if outcome == FaultOutcome.DELIVERED:
                     context.prove_toxic(target, self.kind, done)

@@ -140,11 +140,13 @@ def test_limit_data_cuts_streams_mid_answer_until_healed(tmp_path):
     failed = [r for r in result.records if r["status"] == "failure"]
     assert failed
     # A TCP cut breaks HTTP's chunked framing mid-chunk, which the client calls connection_reset
-    # (see tests/locustfiles/test_chat_client.py), after a 200 and the answer's first tokens.
+    # (see tests/locustfiles/test_chat_client.py): after a 200 and the answer's first tokens,
+    # or, where the cut fell in the headers of a kept-alive connection's next answer, before.
     for record in failed:
-        assert (record["error_kind"], record["http_status"]) == ("connection_reset", 200), record
+        assert record["error_kind"] == "connection_reset" and record["http_status"] in (200, None), record
         assert "closed mid-response" in record["error"]
         assert fault_at <= end(record) <= heal_at + 0.05
+    assert sum(r["http_status"] == 200 for r in failed) > len(failed) / 2
     assert proxy_counters(result, "client.frontend.0")["cut"] == len(failed), "one cut for each failed stream"
     check_served_after_heal(result, heal)
 

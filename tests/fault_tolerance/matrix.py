@@ -6,6 +6,7 @@ from pathlib import Path
 
 from chaos.models import load_catalogue
 from chaos.rollout import RollingRestartInjection
+from chaos.targets import STATE_FIELDS
 from deployments.models import embedded_deployments, load_deployment
 from reports.render import render_group
 from reports.results import summary_markdown
@@ -44,19 +45,33 @@ FULL = LoadSize(clients=8, request_timeout_s=30.0, fault_at_s=5.0, after_last_fa
 def matrix_pairs() -> list[tuple[str, str]]:
     """The (embedded deployment, failure) pairs, by canonical failure name (no aliases).
 
-    A failure on links (one with a network fault) runs on each deployment that declares
-    every link it faults. A deployment that declares links runs those and `none`: it is its
-    base behind the fault proxy, and its base's runs cover every other failure. Every other
-    pair runs, a role the deployment lacks included (the run says "not applicable")."""
+    - A failure on links (one with a network fault) runs on each deployment that declares
+      every link it faults. A deployment that declares links runs those and `none`: it is its
+      base behind the fault proxy, and its base's runs cover every other failure.
+    - A failure that chooses its target by state (`select: busiest`, ...) runs where there is a
+      choice: more than one replica of its role.
+    - A failure on roles no embedded deployment has (etcd, nats) is a backend's, tested with it
+      (tests/findings), not here.
+    - Every other pair runs, a role the deployment lacks included (the run says "not
+      applicable").
+    """
     failures = load_catalogue().failures
+    specs = {name: load_deployment(name) for name in embedded_deployments()}
+    embedded_roles = {role for spec in specs.values() for role in spec.roles}
     pairs = []
-    for deployment in embedded_deployments():
-        spec = load_deployment(deployment)
+    for deployment, spec in specs.items():
         declared = {(link.caller, link.callee) for link in spec.links}
         for name, failure in failures.items():
-            links = {(i.link_caller, i.target.role) for i in failure.injections if i.link_caller is not None}
-            if links and links <= declared or not links and (not declared or name == "none"):
-                pairs.append((deployment, name))
+            injections = failure.injections
+            if injections and not {i.target.role for i in injections} & embedded_roles:
+                continue
+            links = {(i.link_caller, i.target.role) for i in injections if i.link_caller is not None}
+            if not (links and links <= declared or not links and (not declared or name == "none")):
+                continue
+            by_state = [i for i in injections if i.select in STATE_FIELDS]
+            if by_state and all((c := spec.component(i.target.role)) is None or c.replicas < 2 for i in by_state):
+                continue
+            pairs.append((deployment, name))
     return pairs
 
 
