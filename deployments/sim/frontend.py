@@ -12,7 +12,8 @@ one JSON body), `/v1/models`, `/health` (200 once some decode worker is reachabl
 Prompt tokens are counted as whitespace-separated words: the simulation needs a count, not a
 vocabulary. Requests are checked as vLLM checks them: a body that is not JSON, no messages, a
 `max_tokens` that is not a positive whole number, or prompt plus `max_tokens` beyond
-`--max-model-len` is a 400; a `model` other than the one served is a 404. A request that breaks after the stream began ends with an OpenAI-style error
+`--max-model-len` is a 400; a `model` other than the one `--model` names is a 404 (without
+`--model`, any name is served). A request that breaks after the stream began ends with an OpenAI-style error
 event, `data: {"error": {...}}`, and no `[DONE]`, as real servers do.
 """
 
@@ -45,6 +46,8 @@ __all__ = ["main"]
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 16
+#: What /v1/models lists when no `--model` is given, and any model name is served.
+ANY_MODEL_LISTED_AS = "sim-model"
 #: Prompt plus completion tokens a request may ask for, unless `--max-model-len` says otherwise.
 DEFAULT_MAX_MODEL_LEN = 8192
 
@@ -67,11 +70,13 @@ def prompt_tokens(messages: list) -> int:
 
 
 class Frontend:
-    def __init__(self, processors: HealthPoller, model: str, max_model_len: int = DEFAULT_MAX_MODEL_LEN):
+    def __init__(self, processors: HealthPoller, model: str, max_model_len: int = DEFAULT_MAX_MODEL_LEN, strict_model: bool = True):
+        """`strict_model`: a request naming a model other than `model` is a 404."""
         self.processors = processors
         self.router = RoundRobin(processors)
         self.model = model
         self.max_model_len = max_model_len
+        self.strict_model = strict_model
         self.metrics = Metrics()
         self._ids = itertools.count()
 
@@ -192,7 +197,7 @@ class Frontend:
                 raise ValueError(f"max_tokens must be at least 1, got {max_tokens!r}")
         except (ValueError, KeyError, TypeError) as exc:
             return json_response(start_response, "400 Bad Request", error_body(f"invalid request: {exc}", 400))
-        if body.get("model", self.model) != self.model:
+        if self.strict_model and body.get("model", self.model) != self.model:
             return json_response(start_response, "404 Not Found", error_body(f"The model `{body['model']}` does not exist.", 404))
         prompt = prompt_tokens(messages)
         if prompt + max_tokens > self.max_model_len:
@@ -249,12 +254,12 @@ def error_body(message: str, code: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = base_arguments("simulated OpenAI-compatible frontend")
     parser.add_argument("--processors", required=True, help="comma-separated processor base URLs")
-    parser.add_argument("--model", default="sim-model")
+    parser.add_argument("--model", default=None, help="the one model served: a request for another is a 404 (default: any name, listed as sim-model)")
     parser.add_argument("--max-model-len", type=int, default=DEFAULT_MAX_MODEL_LEN, help="prompt plus completion tokens a request may ask for")
     args = parser.parse_args(argv)
     processors = HealthPoller(args.processors.split(","))
     processors.start()
-    frontend = Frontend(processors, args.model, args.max_model_len)
+    frontend = Frontend(processors, args.model or ANY_MODEL_LISTED_AS, args.max_model_len, strict_model=args.model is not None)
     serve(frontend.app, args.host, args.port, f"frontend:{args.port}", args.startup_delay_s)
 
 
