@@ -21,12 +21,15 @@ __all__ = [
     "Failure",
     "Injection",
     "Repeat",
+    "Select",
     "Target",
     "load_catalogue",
     "register_kind",
 ]
 
 CATALOGUE_PATH = Path(__file__).resolve().parent / "failures.yaml"
+#: How an injection picks its targets among the candidates (`chaos.targets`).
+Select = Literal["random", "oldest", "newest", "busiest", "holding_oldest_request"]
 #: Most injections one `repeat` may make: a storm, not a schedule that cannot fit in memory.
 MAX_REPEATS = 10_000
 
@@ -71,7 +74,7 @@ class Injection(StrictModel):
     at_s: float = Field(ge=0, le=604_800, description="seconds after the clients start")
     target: Target
     count: int = Field(1, ge=1, le=10_000, description="how many processes to affect")
-    select: Literal["random", "oldest", "newest", "busiest", "holding_oldest_request"] = Field(
+    select: Select = Field(
         "random", description="random (seeded), oldest or newest process, or by state: busiest, holding_oldest_request"
     )
     seed: int = Field(0, description="seed of `random` selection, for repeatable runs")

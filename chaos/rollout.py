@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from chaos.context import FaultContext
-from chaos.models import Injection, register_kind
+from chaos.models import Injection, Select, register_kind
 from deployments.interface import FaultTarget
 from faultsuite.events import EventKind, FaultOutcome
 
@@ -33,7 +33,7 @@ class RollingRestartInjection(Injection):
     max_unavailable: int = Field(1, ge=1, le=10_000, description="replicas replaced at once")
     step_timeout_s: float = Field(60.0, gt=0, le=3600, description="how long each step's replacements may take to be ready")
     count: int = Field(10_000, ge=1, le=10_000, description="how many replicas to replace (default: all)")
-    select: Literal["random", "oldest", "newest", "busiest", "holding_oldest_request"] = "oldest"
+    select: Select = "oldest"
 
     @model_validator(mode="after")
     def _whole_replicas(self) -> "RollingRestartInjection":
