@@ -79,7 +79,7 @@ class LinkInjection(Injection):
                     context.prove_toxic(target, self.kind, done)
 
     def _settings(self) -> str:
-        return " ".join(f"{name}={value:g}" for name, value in self.toxic().items() if name != "kind")
+        return " ".join(f"{name}={value:g}" if isinstance(value, (int, float)) else f"{name}={value}" for name, value in self.toxic().items() if name != "kind")
 
 
 @register_kind
@@ -124,7 +124,10 @@ class SlowCloseInjection(LinkInjection):
 @register_kind
 class LimitDataInjection(LinkInjection):
     """Each connection is closed once `bytes` more of the callee's have passed: streams end
-    mid-answer."""
+    mid-answer. `at: event` closes it at the end of the event in flight, so the client sees a
+    stream that ended between two events (`incomplete_stream`); `at: byte` exactly there,
+    mid-chunk (`connection_reset`)."""
 
     kind: Literal["limit_data"] = "limit_data"
     bytes: int = Field(gt=0, le=1 << 40)
+    at: Literal["event", "byte"] = Field("event", description="where the cut falls once `bytes` have passed")

@@ -21,8 +21,11 @@ The toxics, modelled on Toxiproxy's (which no registry reachable here packages):
 - `partition`: no byte passes either way, on open connections and on new ones, which are
   accepted and held; on heal everything held goes on, as after a network partition heals;
 - `slow_close` (`delay_ms`): when one side closes, the proxy passes the close on that much later;
-- `limit_data` (`bytes`): a connection is closed once that many more bytes of the callee's
-  have passed, which ends a stream mid-answer.
+- `limit_data` (`bytes`, `at`): a connection is closed once that many more bytes of the
+  callee's have passed, which ends a stream mid-answer: `at: byte` (the default, as Toxiproxy's)
+  exactly there, mid-chunk; `at: event` at the end of the server-sent event in flight (the
+  next blank line), so the stream ends between two whole events, as when a server or a proxy
+  in front gives up on a stream between two writes.
 
 Counters per route say what the proxy did: connections accepted, open, reset, held, cut and
 closes delayed; bytes each way; chunks delayed and bytes paced. Through any L4 proxy, a callee
@@ -37,6 +40,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
+import re  # noqa: E402
 import socket  # noqa: E402
 import struct  # noqa: E402
 import sys  # noqa: E402
@@ -49,7 +53,7 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 from gevent.queue import Queue  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
 
-__all__ = ["TOXIC_FIELDS", "Counters", "Route", "main"]
+__all__ = ["TOXIC_CHOICES", "TOXIC_FIELDS", "Counters", "Route", "main"]
 
 log = logging.getLogger("fault_proxy")
 
@@ -66,6 +70,14 @@ TOXIC_FIELDS: dict[str, tuple[str, ...]] = {
     "slow_close": ("delay_ms",),
     "limit_data": ("bytes",),
 }
+#: Fields a toxic may add that name one of a few choices, the first being the default.
+TOXIC_CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "limit_data": {"at": ("byte", "event")},
+}
+#: The end of a server-sent event: a blank line, with either line ending.
+EVENT_END = re.compile(rb"\r?\n\r?\n")
+#: The longest EVENT_END, less one: what of a read an event end may span into the next.
+EVENT_END_TAIL = 3
 #: Bandwidth is paced in slices this long, so a slow link trickles rather than bursts.
 PACE_SLICE_S = 0.05
 
@@ -103,7 +115,36 @@ class Connection:
     callee: socket.socket | None = None
     #: Bytes of the callee's still to pass before `limit_data` cuts; None: no limit.
     budget: int | None = None
+    #: Whether the cut waits for the end of an event (`at: event`) once the budget is spent.
+    cut_at_event: bool = False
+    #: The callee's last few bytes, where an event's end may have begun.
+    tail: bytes = b""
     closed: bool = False
+
+    def limit(self, toxic: dict | None) -> None:
+        """Count the callee's bytes from now on toward a `limit_data` toxic; None: no limit."""
+        self.budget = None if toxic is None else int(toxic["bytes"])
+        self.cut_at_event = toxic is not None and toxic.get("at") == "event"
+        self.tail = b""
+
+    def cut_point(self, data: bytes) -> int | None:
+        """How much of `data`, the callee's next bytes, passes before the cut; None: all of it,
+        and no cut yet. Keeps count: the caller passes what this allows."""
+        if self.budget is None:
+            return None
+        if not self.cut_at_event:
+            end = self.budget if len(data) >= self.budget else None
+        else:
+            seen = self.tail + data
+            # The first event end at or past the budget, and within `data`, not the tail.
+            threshold = len(self.tail) + max(self.budget, 1)
+            match = EVENT_END.search(seen, max(0, threshold - EVENT_END_TAIL - 1))
+            while match is not None and match.end() < threshold:
+                match = EVENT_END.search(seen, match.start() + 1)
+            end = None if match is None else match.end() - len(self.tail)
+            self.tail = seen[-EVENT_END_TAIL:]
+        self.budget -= len(data) if end is None else end
+        return end
 
     def close(self) -> None:
         self.closed = True
@@ -153,7 +194,7 @@ class Route:
                 self.counters.reset += 1
         elif toxic["kind"] == "limit_data":
             for connection in self.connections:
-                connection.budget = int(toxic["bytes"])
+                connection.limit(toxic)
 
     def heal(self) -> None:
         if self.toxic is not None:
@@ -161,7 +202,7 @@ class Route:
         self.toxic = None
         self.passable.set()
         for connection in self.connections:
-            connection.budget = None
+            connection.limit(None)
 
     def describe(self) -> dict:
         return {
@@ -203,7 +244,7 @@ class Route:
             return
         connection.callee.settimeout(None)
         if self.kind() == "limit_data":
-            connection.budget = int(self.toxic["bytes"])  # type: ignore[index]
+            connection.limit(self.toxic)
         up = gevent.spawn(self._pump, connection, connection.caller, connection.callee, False)
         down = gevent.spawn(self._pump, connection, connection.callee, connection.caller, True)
         gevent.joinall([up, down])
@@ -277,10 +318,10 @@ class Route:
                 pass
             return False
         cut = False
-        if downstream and connection.budget is not None:
-            if len(data) >= connection.budget:
-                data, cut = data[: connection.budget], True
-            connection.budget -= len(data)
+        if downstream:
+            end = connection.cut_point(data)
+            if end is not None:
+                data, cut = data[:end], True
         try:
             if downstream and self.kind() == "bandwidth":
                 self._paced(sink, data)
@@ -315,14 +356,18 @@ def _check_toxic(body: object) -> dict:
     """The toxic a PUT asks for, or ValueError saying what is wrong with it."""
     if not isinstance(body, dict) or body.get("kind") not in TOXIC_FIELDS:
         raise ValueError(f"expected {{\"kind\": one of {', '.join(TOXIC_FIELDS)}, ...}}")
-    allowed = set(TOXIC_FIELDS[body["kind"]])
+    numbers, choices = set(TOXIC_FIELDS[body["kind"]]), TOXIC_CHOICES.get(body["kind"], {})
+    allowed = numbers | set(choices)
     unknown = set(body) - allowed - {"kind"}
     if unknown:
         raise ValueError(f"{body['kind']} takes {', '.join(sorted(allowed)) or 'no fields'}, not {', '.join(sorted(unknown))}")
-    for name in allowed - {"jitter_ms"}:
+    for name in numbers - {"jitter_ms"}:
         value = body.get(name)
         if not isinstance(value, (int, float)) or value <= 0:
             raise ValueError(f"{body['kind']}: {name} must be a positive number")
+    for name, options in choices.items():
+        if body.get(name, options[0]) not in options:
+            raise ValueError(f"{body['kind']}: {name} must be one of {', '.join(options)}")
     return body
 
 

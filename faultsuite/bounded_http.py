@@ -12,7 +12,8 @@ A hostile or broken server must not be able to freeze the runner or fill its mem
 
 The bytes are parsed by geventhttpclient's HTTP parser (llhttp), fed by our own reads; only
 the parser's body callback is ours (pinned in pyproject.toml, tested in tests/faultsuite).
-A bound that is broken raises `ResponseTooLarge`; a deadline that passes, `DeadlineExceeded`.
+A bound that is broken raises `ResponseTooLarge`; a deadline that passes, `DeadlineExceeded`;
+a server that closes the connection (FIN) before the response's end, `ClosedMidResponse`.
 """
 
 import base64
@@ -30,6 +31,7 @@ from faultsuite.secrets import redact_url
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "ClosedMidResponse",
     "YIELD_EVERY_READS",
     "Connection",
     "DeadlineExceeded",
@@ -66,6 +68,13 @@ class ResponseTooLarge(HttpError):
 
 class MalformedResponse(HttpError):
     """The bytes are not an HTTP/1.1 response."""
+
+
+class ClosedMidResponse(ConnectionResetError):
+    """The server closed the connection (a FIN, not an RST) before the response was complete.
+
+    A ConnectionResetError like an RST, since the exchange broke either way; a caller that can
+    tell where the cut fell (a stream reader between two events) may judge it otherwise."""
 
 
 class DeadlineExceeded(TimeoutError):
@@ -226,7 +235,7 @@ class Connection:
 
     def receive(self, parser: _Parser) -> None:
         """One read, fed to `parser`; at the end of the stream the parser is told so, and a
-        response cut short is a ConnectionResetError."""
+        response cut short is ClosedMidResponse."""
         sock = self._sock
         if sock is None:
             raise ConnectionResetError("the connection is closed")
@@ -247,10 +256,10 @@ class Connection:
             parser.feed(data)
         except HTTPParseError as exc:
             if not data:
-                raise ConnectionResetError(f"the connection closed mid-response ({exc})") from None
+                raise ClosedMidResponse(f"the connection closed mid-response ({exc})") from None
             raise MalformedResponse(f"not an HTTP response: {exc}") from None
         if not data and not parser.message_complete:
-            raise ConnectionResetError("the connection closed before the end of the response")
+            raise ClosedMidResponse("the connection closed before the end of the response")
 
     def finished(self, parser: _Parser) -> None:
         """The response was read to its end: keep the connection if both sides may."""

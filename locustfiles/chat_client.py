@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from locust.event import EventHook
 from locust.exception import CatchResponseError
 
-from faultsuite.bounded_http import Connection, DeadlineExceeded, HttpError
+from faultsuite.bounded_http import ClosedMidResponse, Connection, DeadlineExceeded, HttpError
 from faultsuite.records import FailureKind
 from locustfiles.integrity import INTEGRITY_CHECKS
 from locustfiles.sse import StreamReader, StreamResult, read_completion
@@ -90,7 +90,7 @@ def send_chat(
             text = response.read(ERROR_BODY_BYTES).decode("utf-8", errors="replace")
             result.fail(FailureKind.HTTP_STATUS, f"HTTP {response.status}: {text[:300]}".strip())
         elif stream:
-            result = _read_stream(response, started)
+            result = _read_stream(connection, response, started)
         else:
             result = read_completion(response.read().decode("utf-8", errors="replace"), time.perf_counter() - started)
     except (OSError, HttpError) as exc:  # DeadlineExceeded is a TimeoutError, an OSError
@@ -113,16 +113,27 @@ def send_chat(
     return ChatOutcome(start_time, latency_s, result, http_status)
 
 
-def _read_stream(response, started: float) -> StreamResult:
-    """Feed the SSE reader each read as it arrives, stamped with its arrival time."""
+def _read_stream(connection: Connection, response, started: float) -> StreamResult:
+    """Feed the SSE reader each read as it arrives, stamped with its arrival time.
+
+    A server that closes the connection (FIN) between two events ended the stream, as a
+    server or proxy that gives up on it does: the reader judges what came, `incomplete_stream`
+    without a finish reason. A close that cuts an event in half is a broken connection."""
     reader = StreamReader()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    for data, arrived_at in response.chunks():
-        reader.feed(decoder.decode(data), arrived_at - started)
+    ending = "stream ended"
+    try:
+        for data, arrived_at in response.chunks():
+            reader.feed(decoder.decode(data), arrived_at - started)
+    except ClosedMidResponse:
+        if not reader.between_events or decoder.decode(b"", final=True):
+            raise
+        connection.close()
+        ending = "the connection closed between two events,"
     rest = decoder.decode(b"", final=True)
     if rest:
         reader.feed(rest, time.perf_counter() - started)
-    return reader.finish()
+    return reader.finish(ending)
 
 
 def _fire(request_event: EventHook, path: str, start_time: float, latency_s: float, result: StreamResult) -> None:

@@ -5,7 +5,8 @@ independent of the HTTP client and testable on its own. It decides success or a 
 
 - an `error` object anywhere in the stream (`data: {"error": {...}}`, or an `event: error`)
   is `stream_error`, even inside a 200 response;
-- a stream that ends with neither a finish reason nor `data: [DONE]` is `incomplete_stream`;
+- a stream that ends with neither a finish reason nor `data: [DONE]` is `incomplete_stream`,
+  whether the response ended or the connection closed between two events (`between_events`);
 - empty or null `content` is never a failure by itself: some engines stream token ids that
   decode to nothing, and count them only in `usage`;
 - JSON of the wrong shape (a choice that is not an object, a `delta` that is a string, a
@@ -191,8 +192,14 @@ class StreamReader:
             if finish_reason:
                 result.finish_reason = finish_reason
 
-    def finish(self) -> StreamResult:
-        """Close the stream (a last event without its blank line still counts) and judge it."""
+    @property
+    def between_events(self) -> bool:
+        """No event is half read: every byte fed so far belongs to an event already dispatched."""
+        return not self._buffer and not self._data and self._event_type == "message"
+
+    def finish(self, ending: str = "stream ended") -> StreamResult:
+        """Close the stream (a last event without its blank line still counts) and judge it;
+        `ending` says how it ended, in the message of an incomplete stream."""
         if self._buffer:
             self._line(self._buffer.rstrip("\r"), self._last_at)
             self._buffer = ""
@@ -200,7 +207,7 @@ class StreamReader:
             self._dispatch(self._last_at)
         result = self.result
         if result.error_kind is None and result.finish_reason is None and not result.done:
-            result.fail(FailureKind.INCOMPLETE_STREAM, "stream ended without a finish reason or [DONE]")
+            result.fail(FailureKind.INCOMPLETE_STREAM, f"{ending} without a finish reason or [DONE]")
         return result
 
 

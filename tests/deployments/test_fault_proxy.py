@@ -14,21 +14,25 @@ from deployments.ports import free_port
 
 HOST = "127.0.0.1"
 LINE = b"x" * 99 + b"\n"  # 100 bytes a line
+EVENT = b"data: " + b"x" * 92 + b"\n\n"  # 100 bytes a server-sent event
 
 
 def stream_lines(sock: socket.socket, _address) -> None:
-    """Upstream: read `COUNT INTERVAL_MS\\n`, answer COUNT lines of 100 bytes, one every
-    INTERVAL_MS, then close."""
+    """Upstream: read `COUNT INTERVAL_MS [events]\\n`, answer COUNT lines of 100 bytes, one
+    every INTERVAL_MS, then close. With `events`, each line is an EVENT, sent in two writes
+    split between its last two newlines, so its end spans two reads."""
     with sock.makefile("rb") as lines:
         request = lines.readline().split()
     if not request:
         sock.close()
         return
     count, interval_ms = int(request[0]), float(request[1])
+    pieces = (EVENT[:-1], EVENT[-1:]) if request[2:] == [b"events"] else (LINE,)
     try:
         for _ in range(count):
-            sock.sendall(LINE)
-            gevent.sleep(interval_ms / 1000)
+            for piece in pieces:
+                sock.sendall(piece)
+                gevent.sleep(interval_ms / 1000)
     except OSError:
         pass
     sock.close()
@@ -51,9 +55,9 @@ def proxy(upstream, tmp_path) -> Iterator[tuple[LinkProxy, LinkRoute]]:
     links.stop()
 
 
-def ask(route: LinkRoute, count: int, interval_ms: float) -> socket.socket:
+def ask(route: LinkRoute, count: int, interval_ms: float, events: bool = False) -> socket.socket:
     sock = socket.create_connection((HOST, route.listen_port), timeout=10)
-    sock.sendall(f"{count} {interval_ms}\n".encode())
+    sock.sendall(f"{count} {interval_ms}{' events' if events else ''}\n".encode())
     return sock
 
 
@@ -174,6 +178,22 @@ def test_limit_data_cuts_a_connection_mid_stream(proxy):
     assert read_all(ask(route, 10, 1))[0] == LINE * 10
 
 
+@pytest.mark.parametrize("limit, events", [(250, 3), (300, 3), (301, 4), (1, 1)])
+def test_limit_data_at_event_cuts_at_the_end_of_the_event_in_flight(proxy, limit: int, events: int):
+    links, route = proxy
+    links.apply(route, {"kind": "limit_data", "bytes": limit, "at": "event"})
+    data, _ = read_all(ask(route, 10, 1, events=True))
+    assert data == EVENT * events
+    assert counters(links, route)["cut"] == 1
+
+
+def test_limit_data_at_event_waits_for_an_event_to_end(proxy):
+    links, route = proxy
+    links.apply(route, {"kind": "limit_data", "bytes": 250, "at": "event"})
+    assert read_all(ask(route, 10, 1))[0] == LINE * 10, "lines that never end an event are never cut"
+    assert counters(links, route)["cut"] == 0
+
+
 def test_a_toxic_of_the_wrong_shape_is_refused(proxy):
     links, route = proxy
     with pytest.raises(LinkError, match="latency takes jitter_ms, ms, not kib_per_s"):
@@ -182,6 +202,8 @@ def test_a_toxic_of_the_wrong_shape_is_refused(proxy):
         links.apply(route, {"kind": "bandwidth", "kib_per_s": 0})
     with pytest.raises(LinkError, match="HTTP 400"):
         links.apply(route, {"kind": "flood"})
+    with pytest.raises(LinkError, match="limit_data: at must be one of byte, event"):
+        links.apply(route, {"kind": "limit_data", "bytes": 10, "at": "word"})
 
 
 def test_a_callee_that_is_down_is_a_reset_connection(tmp_path):

@@ -84,6 +84,8 @@ class MisbehavingServer:
             "/stream-error": self._stream_error,
             "/incomplete": self._incomplete,
             "/cut-mid-chunk": self._cut_mid_chunk,
+            "/cut-between-events": self._cut_between_events,
+            "/cut-after-done": self._cut_after_done,
             "/reset-mid-chunk": self._reset_mid_chunk,
             "/never-answers": self._never_answers,
             "/headers-then-stall": self._headers_then_stall,
@@ -177,6 +179,21 @@ class MisbehavingServer:
     def _cut_mid_chunk(self, sock: socket.socket) -> None:
         """Close the connection (FIN) halfway through a chunk, with no chunked terminator."""
         self._send_half_a_stream(sock)
+        sock.shutdown(socket.SHUT_RDWR)
+
+    def _cut_between_events(self, sock: socket.socket) -> None:
+        """Close the connection (FIN) after two whole events, with no chunked terminator, as a
+        server or proxy does that gives up on a stream between two writes."""
+        body = b"".join(chunk(sse(payload)) for payload in (ROLE_CHUNK, content_chunk("Hel")))
+        sock.sendall(STREAM_HEADERS + body)
+        gevent.sleep(TOKEN_GAP_S)
+        sock.shutdown(socket.SHUT_RDWR)
+
+    def _cut_after_done(self, sock: socket.socket) -> None:
+        """A whole answer, `[DONE]` included, then a FIN instead of the chunked terminator."""
+        events = (ROLE_CHUNK, content_chunk("Hel"), FINISH_CHUNK, "[DONE]")
+        sock.sendall(STREAM_HEADERS + b"".join(chunk(sse(payload)) for payload in events))
+        gevent.sleep(TOKEN_GAP_S)
         sock.shutdown(socket.SHUT_RDWR)
 
     def _reset_mid_chunk(self, sock: socket.socket) -> None:

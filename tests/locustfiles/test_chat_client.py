@@ -112,6 +112,21 @@ def test_a_connection_closed_mid_chunk_is_a_connection_reset(client: Client):
     assert client.chat("/cut-mid-chunk").result.error_kind == "connection_reset"
 
 
+def test_a_connection_closed_between_two_events_is_an_incomplete_stream(client: Client):
+    outcome = client.chat("/cut-between-events")
+
+    assert (outcome.result.error_kind, outcome.http_status) == ("incomplete_stream", 200)
+    assert outcome.result.error.startswith("the connection closed between two events")
+
+
+def test_a_stream_closed_between_two_events_keeps_the_tokens_it_had(client: Client):
+    assert client.chat("/cut-between-events").result.output_tokens == 1
+
+
+def test_a_connection_closed_after_a_whole_answer_is_a_success(client: Client):
+    assert client.chat("/cut-after-done").ok
+
+
 def test_a_connection_reset_mid_chunk_is_a_connection_reset(client: Client):
     assert client.chat("/reset-mid-chunk").result.error_kind == "connection_reset"
 

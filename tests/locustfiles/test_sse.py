@@ -260,6 +260,23 @@ def test_an_empty_stream_is_incomplete():
     assert read_stream().error_kind == "incomplete_stream"
 
 
+@pytest.mark.parametrize(
+    "fed, between",
+    [
+        ("", True),
+        (event(ROLE_CHUNK), True),
+        (event(ROLE_CHUNK) + "data: {\"choi", False),  # a line cut in half
+        (event(ROLE_CHUNK) + "data: {}\n", False),  # a whole line, but not its event's blank line
+        ("event: error\n", False),  # an event type waiting for its data
+    ],
+)
+def test_a_reader_is_between_events_only_when_no_event_is_half_read(fed: str, between: bool):
+    reader = StreamReader()
+    reader.feed(fed, 0.1)
+
+    assert reader.between_events is between
+
+
 def test_unparseable_event_data_is_an_invalid_response():
     result = read_stream(("data: {\"choices\": [\n\n", 0.1), (DONE, 0.2))
 
