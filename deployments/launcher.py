@@ -266,11 +266,13 @@ class LaunchedDeployment(Deployment):
             if self._stopping:
                 return
             replica.state = "exited"
-            self.events.emit(EventKind.EXIT, component=replica.role, replica=replica.index, pid=process.pid, outcome=describe_returncode(returncode))
             restart = replica.component.restart
             replacing, replica.replacing = replica.replacing, False
             held, replica.down_for_s = replica.down_for_s, None
-            if restart.policy == "never" and not replacing:
+            restarting = replacing or restart.restarts_after(returncode)
+            left_down = "" if restarting else f"not restarted: restart policy {restart.policy}"
+            self.events.emit(EventKind.EXIT, component=replica.role, replica=replica.index, pid=process.pid, outcome=describe_returncode(returncode), detail=left_down)
+            if not restarting:
                 return
             gevent.sleep(0.0 if replacing else restart.delay_s if held is None else held)
             if self._stopping:

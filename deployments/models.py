@@ -152,8 +152,16 @@ class LogProbe(StrictModel):
 
 
 class RestartPolicy(StrictModel):
-    policy: Literal["always", "never"] = "always"
+    """When the supervisor starts a replica again after its process exits: `always`;
+    `on-failure`, only after a non-zero exit or a signal, so a server that exits 0 when it gives
+    up (vLLM's API server after its engine died) stays down; `never`."""
+
+    policy: Literal["always", "on-failure", "never"] = "always"
     delay_s: float = Field(1.0, ge=0)
+
+    def restarts_after(self, returncode: int) -> bool:
+        """Whether an exit with `returncode` (negative: killed by that signal) is restarted."""
+        return self.policy == "always" or (self.policy == "on-failure" and returncode != 0)
 
 
 class ChildRole(StrictModel):

@@ -60,6 +60,16 @@ print('{READY_LINE}', flush=True)
 time.sleep(120)
 """
 
+ENGINE_MARK = "engine-of-the-server"
+#: Like vLLM's API server: waits on its engine child, and when the engine dies, exits with code 0.
+SERVER_SCRIPT = f"""\
+import subprocess, sys
+engine = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', '{ENGINE_MARK}'])
+print('{READY_LINE}', flush=True)
+engine.wait()
+sys.exit(0)
+"""
+
 LOG_READY = {"log": READY_LINE}
 RESTART_DELAY_S = 0.5
 READY_TIMEOUT_S = 1
@@ -101,6 +111,17 @@ NEVER_READY = {
 }
 STUBBORN = {"name": "stubborn", "command": ["{python}", "-c", SIGTERM_IGNORING_SCRIPT], "ready": LOG_READY}
 ESCAPING = {"name": "escaper", "command": ["{python}", "-c", ESCAPING_SCRIPT], "ready": LOG_READY}
+
+
+def server(policy: str) -> dict:
+    """A component like vLLM's API server, with its engine child, under restart `policy`."""
+    return {
+        "name": "server",
+        "command": ["{python}", "-c", SERVER_SCRIPT],
+        "ready": LOG_READY,
+        "restart": {"policy": policy, "delay_s": RESTART_DELAY_S},
+        "children": {"engine": {"match": ENGINE_MARK}},
+    }
 
 SHIPPED_DEPLOYMENT = DEPLOYMENTS_DIR / "agg-dp1.yaml"
 FAST_STARTUP_DELAY_S = "0.2"
@@ -275,6 +296,45 @@ def test_a_killed_replica_with_policy_never_stays_exited(launch):
     assert exit_event.outcome == "killed by SIGKILL"
     assert events_of(deployment, "restart", "endpoint") == []
     assert replica.state == "exited"
+
+
+def kill_the_engine(deployment: LaunchedDeployment) -> int:
+    """SIGKILL the server's engine child alone; the server's pid."""
+    pid = deployment.replicas_of("server")[0].pid
+    (engine,) = [p for p in psutil.Process(pid).children() if ENGINE_MARK in p.cmdline()]
+    engine.kill()
+    return pid
+
+
+def test_a_server_that_exits_0_when_its_engine_dies_is_restarted_under_policy_always(launch):
+    deployment = launch([ENDPOINT, server("always")])
+    deployment.up()
+    old_pid = kill_the_engine(deployment)
+    ready = wait_for_event(deployment, "ready", "server", not_pid=old_pid)
+    (exit_event,) = events_of(deployment, "exit", "server")
+    assert (exit_event.pid, exit_event.outcome, exit_event.detail) == (old_pid, "exit code 0", "")
+    assert ready.pid == deployment.replicas_of("server")[0].pid != old_pid
+
+
+def test_a_server_that_exits_0_when_its_engine_dies_stays_down_under_policy_on_failure(launch):
+    deployment = launch([ENDPOINT, server("on-failure")])
+    deployment.up()
+    old_pid = kill_the_engine(deployment)
+    exit_event = wait_for_event(deployment, "exit", "server")
+    gevent.sleep(NO_RESTART_WAIT_S)
+    assert (exit_event.pid, exit_event.outcome) == (old_pid, "exit code 0")
+    assert exit_event.detail == "not restarted: restart policy on-failure"
+    assert events_of(deployment, "restart", "server") == []
+    assert deployment.replicas_of("server")[0].state == "exited"
+
+
+def test_a_killed_server_is_restarted_under_policy_on_failure(launch):
+    deployment = launch([ENDPOINT, server("on-failure")])
+    deployment.up()
+    old_pid, ready = kill_and_await_ready(deployment, "server")
+    (exit_event,) = events_of(deployment, "exit", "server")
+    assert (exit_event.pid, exit_event.outcome) == (old_pid, "killed by SIGKILL")
+    assert ready.pid != old_pid
 
 
 def test_a_worker_that_detects_its_engine_death_exits_and_is_restarted(launch, tmp_path):

@@ -51,9 +51,14 @@ def check_faults_on_time(events: list[dict]) -> None:
         assert -0.001 <= lateness <= ON_TIME_S, f"fault at {fault['offset_s']} was due at {fault['scheduled_offset_s']}"
 
 
+def exited_0(events: list[dict], pid: str) -> bool:
+    return any(e["kind"] == "exit" and e["pid"] == pid and e["outcome"] == "exit code 0" for e in events)
+
+
 def check_restart_policy(events: list[dict], deployment: str) -> None:
-    """A faulted replica that died came back iff its policy is `always` (always, when a rolling
-    restart stopped it); a hung one resumed; a faulted link was healed."""
+    """A faulted replica that died came back iff its policy is `always`, or `on-failure` and it
+    did not exit 0 (always, when a rolling restart stopped it); a hung one resumed; a faulted
+    link was healed."""
     spec = load_deployment(deployment)
     for fault in (e for e in events if e["kind"] == "fault" and e["outcome"] == "delivered"):
         after = [e for e in events if float(e["offset_s"]) > float(fault["offset_s"]) and e["detail"] != "teardown"]
@@ -72,10 +77,10 @@ def check_restart_policy(events: list[dict], deployment: str) -> None:
         rolled = [e for e in same if e["kind"] == "rollout" and e["pid"] == fault["pid"]]
         if rolled:  # a rolling restart's step: replaced whatever the policy
             assert rolled[0]["outcome"] == "replaced" and came_back, f"{fault['component']}_{fault['replica']} was not replaced"
-        elif policy == "always":
-            assert came_back, f"{fault['component']}_{fault['replica']} (restart: always) was not back before the run ended"
+        elif policy == "always" or (policy == "on-failure" and not exited_0(same, fault["pid"])):
+            assert came_back, f"{fault['component']}_{fault['replica']} (restart: {policy}) was not back before the run ended"
         else:
-            assert not any(e["kind"] == "restart" for e in same), f"{fault['component']} (restart: never) was restarted"
+            assert not any(e["kind"] == "restart" for e in same), f"{fault['component']} (restart: {policy}) was restarted"
 
 
 def check_faults_took_effect(events: list[dict]) -> None:
