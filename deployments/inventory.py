@@ -47,7 +47,11 @@ class ProcessInventory:
                 continue  # dead, waiting to be reaped: nothing to sample, nothing to end
             known = self._known.get(process.pid)
             if known is not None and known.process == process and known.leader_pid == replica.process.pid:
-                tracked.append(known)  # the same psutil object keeps cpu_percent's baseline
+                # The same psutil object keeps cpu_percent's baseline. A process seen before it
+                # took its title (vLLM's engine names itself once started) is matched again.
+                if known.role == "child" and (role := self._role_of(replica.role, process)) != "child":
+                    known = replace(known, role=role)
+                tracked.append(known)
                 continue
             role = "main" if position == 0 else self._role_of(replica.role, process)
             tracked.append(TrackedProcess(process, replica.role, replica.index, role, replica.process.pid))

@@ -25,7 +25,7 @@ from typing import Literal
 import gevent
 import psutil
 
-from deployments.dynamo import dynamo_environment
+from deployments.backend_registry import BACKENDS
 from deployments.interface import Deployment, TrackedProcess
 from deployments.inventory import ProcessInventory
 from deployments.links import LinkProxy, LinkRoute
@@ -83,8 +83,8 @@ class LaunchedDeployment(Deployment):
     signals_groups = True
 
     def __init__(self, spec: DeploymentSpec, run_dir: Path, events: EventLog, host: str = "127.0.0.1"):
-        """Allocates the ports and prepares any backend the templates use (`{dynamo[...]}`:
-        ConfigError when it is not installed); starts nothing."""
+        """Allocates the ports and prepares any backend the templates use (`{dynamo[...]}`,
+        `{vllm[...]}`: ConfigError when it is not installed); starts nothing."""
         self.spec = spec
         self.run_dir = run_dir
         self.events = events
@@ -107,8 +107,8 @@ class LaunchedDeployment(Deployment):
             "ports": {name: self._allocate_port() for name in spec.ports},
             "run_dir": str(run_dir.resolve()),
         }
-        if "dynamo" in spec.backends:
-            self._values["dynamo"] = dynamo_environment().template_values()
+        for backend in spec.backends:
+            self._values[backend] = BACKENDS[backend]().template_values()
 
     def _allocate_port(self) -> int:
         """A free port for one replica or named port, never one given out already."""

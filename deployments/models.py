@@ -13,6 +13,8 @@ filled at launch:
     {run_dir}         the run's results directory
     {dynamo[KEY]}     the prepared Dynamo environment (`deployments.dynamo`): `python`,
                       `model_dir`, `replay_trace`, `event_broker`
+    {vllm[KEY]}       the prepared vLLM environment (`deployments.vllm`): `vllm`, `python`,
+                      `model_dir`, `home`
 
 Ports are never written in the file: each replica gets a free loopback port at launch and
 keeps it across restarts.
@@ -36,6 +38,7 @@ from faultsuite.secrets import fill_environment
 from faultsuite.yamlfile import KeyPathError, PlainName, StrictModel, read_yaml, validate
 
 __all__ = [
+    "BACKEND_FIELDS",
     "DEPLOYMENTS_DIR",
     "AnySpec",
     "AttachSpec",
@@ -57,9 +60,10 @@ __all__ = [
 ]
 
 DEPLOYMENTS_DIR = Path(__file__).resolve().parent
-TEMPLATE_FIELDS = {"python", "host", "port", "replica", "urls", "ports", "run_dir", "dynamo"}
-#: Placeholders whose values come from an environment prepared outside the suite's own.
-BACKEND_FIELDS = {"dynamo"}
+TEMPLATE_FIELDS = {"python", "host", "port", "replica", "urls", "ports", "run_dir", "dynamo", "vllm"}
+#: Placeholders whose values come from an environment prepared outside the suite's own
+#: (`deployments.backend_registry`).
+BACKEND_FIELDS = {"dynamo", "vllm"}
 
 
 def template_fields(text: str) -> list[str]:
@@ -79,7 +83,7 @@ def _plain_fields(text: str) -> None:
 #: A field, or one key of a mapping field: `port`, `urls[frontend]`; never `.attr` or `[a][b]`.
 FIELD_PATTERN = re.compile(r"^(?P<base>[a-z_]+)(\[(?P<key>[^\[\]]+)\])?$")
 #: Fields that are mappings, and so take `[KEY]`.
-KEYED_FIELDS = {"urls", "ports", "dynamo"}
+KEYED_FIELDS = {"urls", "ports", *BACKEND_FIELDS}
 
 
 def check_template(text: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.models import Failure, load_catalogue
-from deployments.dynamo import dynamo_environment
+from deployments.backend_registry import require_backends
 from deployments.factory import with_endpoint
 from deployments.models import AnySpec, load_deployment
 from faultsuite.errors import ConfigError
@@ -227,8 +227,8 @@ def scenario_from_options(options) -> Scenario:
     host = options.host or None
     deployment_name = options.deployment or (None if host else DEMO_DEPLOYMENT)
     deployment = load_deployment(deployment_name) if deployment_name else None
-    if deployment is not None and "dynamo" in deployment.backends:
-        dynamo_environment().require()
+    if deployment is not None:
+        require_backends(deployment.backends)
     if deployment is not None and host:
         deployment = with_endpoint(deployment, host)
     catalogue = load_catalogue()

@@ -17,7 +17,7 @@ from faultsuite.layers import LAYERS, layer_of
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = [package for layer in LAYERS for package in layer]
 #: Run only inside a backend's own virtual environment (Dynamo's), never imported by the suite.
-BACKEND_ONLY = {"deployments.dynamo.event_broker", "deployments.dynamo.tiny_model"}
+BACKEND_ONLY = {"deployments.dynamo.event_broker", "deployments.dynamo.tiny_model", "deployments.vllm.tiny_model"}
 
 
 def module_name(path: Path) -> str:

@@ -1,27 +1,18 @@
 """Where the Dynamo environment lives, how it is installed, and the model files it serves.
 
-Everything goes under the cache directory (`$FAULTSUITE_CACHE`, else `~/.cache/faultsuite`):
-
-    dynamo-1.6.1/venv/            the virtual environment with ai-dynamo and its requirements
-    dynamo-1.6.1/installed.json   written last by `install`, so a half install is not "installed"
-    dynamo-1.6.1/model-<digest>/  the tiny model and replay trace (`tiny_model.py`), rebuilt
-                                  whenever that script changes
+Under the cache directory (`deployments.backend`): `dynamo-1.6.1/venv/` with ai-dynamo and its
+requirements, and `dynamo-1.6.1/model-<digest>/` with the tiny model and replay trace
+(`tiny_model.py`).
 
 `{dynamo[KEY]}` in deployment files: `python` (Dynamo's interpreter), `model_dir`,
 `replay_trace`, and `event_broker` (the path of `event_broker.py`).
 """
 
-import hashlib
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from faultsuite.errors import ConfigError, LaunchError
+from deployments.backend import BackendEnvironment, InstallStep, cache_root
 
 __all__ = ["DYNAMO_VERSION", "DynamoEnvironment", "dynamo_environment"]
 
@@ -45,76 +36,26 @@ DYNAMO_REQUIREMENTS = [
     "pydantic>=2.10.6,<=2.13.5",
     "uvloop",
 ]
-TINY_MODEL_SCRIPT = Path(__file__).resolve().parent / "tiny_model.py"
 EVENT_BROKER_SCRIPT = Path(__file__).resolve().parent / "event_broker.py"
-INSTALL_HINT = "run `python -m deployments.dynamo install` (about 700 MB, 1 minute)"
-
-
-def cache_root() -> Path:
-    configured = os.environ.get("FAULTSUITE_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "faultsuite"
 
 
 @dataclass(frozen=True)
-class DynamoEnvironment:
+class DynamoEnvironment(BackendEnvironment):
     """One Dynamo install under `root`."""
 
-    root: Path
+    LABEL = "Dynamo"
+    INSTALL_HINT = "run `python -m deployments.dynamo install` (about 700 MB, 1 minute)"
+    MODEL_SCRIPT = Path(__file__).resolve().parent / "tiny_model.py"
 
-    @property
-    def python(self) -> Path:
-        return self.root / "venv" / "bin" / "python"
+    def install_steps(self) -> Iterator[InstallStep]:
+        yield [str(self.python), "-m", "pip", "install", "--quiet", *DYNAMO_REQUIREMENTS]
+        # pip may warn that aisimulate is missing: it is left out on purpose (see above).
+        yield [str(self.python), "-m", "pip", "install", "--quiet", "--no-deps", *DYNAMO_PACKAGES]
 
-    @property
-    def marker(self) -> Path:
-        return self.root / "installed.json"
-
-    def installed(self) -> bool:
-        return self.marker.exists() and self.python.exists()
-
-    def require(self) -> None:
-        """ConfigError in one line unless installed."""
-        if not self.installed():
-            raise ConfigError(f"the Dynamo backend is not installed in {self.root}: {INSTALL_HINT}")
-
-    def install(self, out=sys.stdout) -> None:
-        """Create the virtual environment and install Dynamo into it (needs PyPI)."""
-        self.marker.unlink(missing_ok=True)
-        self.root.mkdir(parents=True, exist_ok=True)
-        steps = [
-            [sys.executable, "-m", "venv", str(self.root / "venv")],
-            [str(self.python), "-m", "pip", "install", "--quiet", *DYNAMO_REQUIREMENTS],
-            # pip may warn that aisimulate is missing: it is left out on purpose (see above).
-            [str(self.python), "-m", "pip", "install", "--quiet", "--no-deps", *DYNAMO_PACKAGES],
-        ]
-        for argv in steps:
-            print("+ " + " ".join(argv), file=out, flush=True)
-            if subprocess.run(argv, stdin=subprocess.DEVNULL).returncode != 0:
-                raise LaunchError(f"installing Dynamo failed at: {' '.join(argv)}")
-        self.marker.write_text(json.dumps({"packages": DYNAMO_PACKAGES, "requirements": DYNAMO_REQUIREMENTS}) + "\n")
-        print(f"Dynamo {DYNAMO_VERSION} installed in {self.root}; model files in {self.model_dir()}", file=out, flush=True)
-
-    def model_dir(self) -> Path:
-        """The tiny model directory, built on first use (`tiny_model.py`, in Dynamo's interpreter)."""
-        self.require()
-        digest = hashlib.sha256(TINY_MODEL_SCRIPT.read_bytes()).hexdigest()[:12]
-        target = self.root / f"model-{digest}"
-        if target.exists():
-            return target
-        building = Path(tempfile.mkdtemp(prefix="model-", dir=self.root))
-        result = subprocess.run([str(self.python), str(TINY_MODEL_SCRIPT), str(building)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if result.returncode != 0:
-            shutil.rmtree(building, ignore_errors=True)
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise LaunchError(f"building the tiny model for Dynamo failed: {last}")
-        try:
-            building.rename(target)  # atomic: parallel runs never see half a directory
-        except OSError:
-            shutil.rmtree(building, ignore_errors=True)  # another run finished it first
-        return target
+    def install_record(self) -> dict:
+        return {"packages": DYNAMO_PACKAGES, "requirements": DYNAMO_REQUIREMENTS}
 
     def template_values(self) -> dict[str, str]:
-        """What `{dynamo[KEY]}` means in deployment files."""
         model = self.model_dir()
         return {
             "python": str(self.python),

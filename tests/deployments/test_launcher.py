@@ -123,6 +123,7 @@ def server(policy: str) -> dict:
         "children": {"engine": {"match": ENGINE_MARK}},
     }
 
+
 SHIPPED_DEPLOYMENT = DEPLOYMENTS_DIR / "agg-dp1.yaml"
 FAST_STARTUP_DELAY_S = "0.2"
 

@@ -10,8 +10,10 @@ import psutil
 import pytest
 
 from deployments import models
+from deployments.backend_registry import BACKENDS
 from deployments.launcher import LaunchedDeployment
 from deployments.models import (
+    BACKEND_FIELDS,
     AttachSpec,
     DeploymentSpec,
     RequestSpec,
@@ -25,7 +27,7 @@ from faultsuite.events import EventLog
 from tests.deployments.files import rejection, write_yaml
 from tests.live import STUB_ENDPOINT_SCRIPT, launched
 
-KNOWN_PLACEHOLDERS = "dynamo, host, port, ports, python, replica, run_dir, urls"
+KNOWN_PLACEHOLDERS = "dynamo, host, port, ports, python, replica, run_dir, urls, vllm"
 PORT_RANGE_SIZE = 5
 
 
@@ -319,6 +321,14 @@ def test_a_malformed_extra_body_string_is_rejected(tmp_path):
 
 def test_dynamo_agg_uses_the_dynamo_backend():
     assert load_deployment("dynamo-agg").backends == {"dynamo"}
+
+
+def test_vllm_cpu_uses_the_vllm_backend():
+    assert load_deployment("vllm-cpu").backends == {"vllm"}
+
+
+def test_every_backend_field_names_a_registered_backend():
+    assert BACKEND_FIELDS == set(BACKENDS)
 
 
 def test_agg_dp4_uses_no_backend():
