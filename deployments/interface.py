@@ -13,7 +13,8 @@ Chaos, the samplers and the web UI see a deployment only through `Deployment`:
   and `ready_replacement()` replace a replica (a rolling restart: the stop is a signal), and
   `hold_down()` keeps a killed one down for a given time.
   Processes on other hosts are new actions here, next to those;
-- what a replica holds now, for choosing targets by state: `replica_metric()`.
+- what a replica holds now, for choosing targets by state: `replica_metric()`; what its
+  health probe says, to check it against what it serves: `replica_health()`.
 
 Which class stands behind it is decided once, by `deployments.factory.open_deployment`.
 """
@@ -189,15 +190,35 @@ class Deployment(ABC):
         file declares none."""
         return None
 
+    def replica_health_url(self, replica: Replica) -> tuple[str, int] | None:
+        """The replica's own health probe, as (URL, the status that means healthy); None when
+        it has none over HTTP."""
+        return None
+
+    def replica_health(self, replica: Replica, timeout_s: float = 1.0) -> int | None:
+        """The status the replica's health probe answers now; None without a probe or an answer."""
+        probe = self.replica_health_url(replica)
+        if probe is None:
+            return None
+        try:
+            return fetch(probe[0], timeout_s, METRICS_PAGE_BYTES)[0]
+        except (OSError, HttpError, ValueError):
+            return None
+
     def replica_metric(self, replica: Replica, series: str, timeout_s: float = 1.0) -> float | None:
         """`series` on the replica's own metrics page now, summed over its labels; None when
         it has no page, does not answer, or lacks the series."""
+        return self.replica_metrics(replica, [series], timeout_s).get(series)
+
+    def replica_metrics(self, replica: Replica, series: list[str], timeout_s: float = 1.0) -> dict[str, float]:
+        """Each of `series` found on one read of the replica's own metrics page, summed over
+        its labels; empty when it has no page or does not answer."""
         url = self.replica_metrics_url(replica)
         if url is None:
-            return None
+            return {}
         try:
             status, page = fetch(url, timeout_s, METRICS_PAGE_BYTES)
-            return series_totals(page, [series]).get(series) if status == 200 else None
+            return series_totals(page, series) if status == 200 else {}
         except (OSError, HttpError, ValueError):
             return None
 

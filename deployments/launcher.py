@@ -175,6 +175,10 @@ class LaunchedDeployment(Deployment):
         metrics = replica.component.metrics
         return None if metrics is None else self.render(metrics.url, replica)
 
+    def replica_health_url(self, replica: Replica) -> tuple[str, int] | None:  # type: ignore[override]
+        ready = replica.component.ready
+        return (self.render(ready.http, replica), ready.status) if isinstance(ready, HttpProbe) else None
+
     def snapshot(self) -> list[TrackedProcess]:
         return self.inventory.snapshot()
 

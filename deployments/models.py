@@ -181,6 +181,9 @@ class ReplicaMetrics(StrictModel):
     url: UrlTemplate = Field(description="the replica's metrics URL (template), e.g. http://{host}:{port}/metrics")
     in_flight: str | None = Field(None, description="series counting the requests the replica holds now")
     oldest_request_age: str | None = Field(None, description="series giving the age (s) of the oldest request it holds")
+    progress: str | None = Field(
+        None, description="a counter that rises while the replica serves (tokens generated): with in_flight, checks what its health probe says"
+    )
 
 
 class Component(StrictModel):

@@ -34,6 +34,7 @@ class EventKind(StrEnum):
     WARMUP = "warmup"  # the warm-up request after launch
     STOP = "stop"  # teardown signalled a component
     ATTACH = "attach"  # a process of an attached deployment was matched by its selector
+    STALL = "stall"  # a replica's health probe said ok while it served nothing (faultsuite.stalls), or that is over
 
 
 class FaultOutcome(StrEnum):

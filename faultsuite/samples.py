@@ -3,7 +3,8 @@
 - `watcher.csv`: one row per metrics scrape (`WatcherSample`);
 - `processes.csv`: one row per deployment process per sample (`PROCESS_COLUMNS`);
 - `gpu.csv`: device and per-process GPU rows (`GPU_COLUMNS`);
-- `replicas.csv`: each replica's own requests in flight, per sample (`ReplicaSample`).
+- `replicas.csv`: each replica's own requests in flight, progress counter and health, per
+  sample (`ReplicaSample`).
 
 The samplers (`samplers/`) write them as the run goes; the reports read them with the readers
 here, so rendering needs nothing but a results directory.
@@ -58,13 +59,17 @@ WATCHER_COLUMNS = tuple(f.name for f in fields(WatcherSample))
 
 @dataclass(frozen=True)
 class ReplicaSample:
-    """One read of a replica's own metrics page: the requests it holds (None: no answer)."""
+    """One read of a replica's own metrics page and health probe, at once: the requests it
+    holds and its progress counter (None: no answer, or no such series), and whether its
+    probe answered healthy (None: it has no HTTP probe)."""
 
     time: float
     offset_s: float
     component: str
     replica: int
     in_flight: float | None
+    progress: float | None = None
+    healthy: bool | None = None
 
 
 REPLICA_COLUMNS = tuple(f.name for f in fields(ReplicaSample))
@@ -134,9 +139,20 @@ def read_replica_samples(path: Path) -> list[ReplicaSample]:
     """Samples from a `replicas.csv`; an absent file reads as none."""
     if not path.exists():
         return []
+    def number(text: str | None) -> float | None:
+        return float(text) if text else None
+
     with path.open(newline="", encoding="utf-8") as src:
         return [
-            ReplicaSample(float(row["time"]), float(row["offset_s"]), row["component"], int(row["replica"]), float(row["in_flight"]) if row["in_flight"] else None)
+            ReplicaSample(
+                float(row["time"]),
+                float(row["offset_s"]),
+                row["component"],
+                int(row["replica"]),
+                number(row["in_flight"]),
+                number(row.get("progress")),  # absent from the files of earlier versions
+                None if not row.get("healthy") else row["healthy"] == "1",
+            )
             for row in csv.DictReader(src)
         ]
 

@@ -75,6 +75,7 @@ METRICS: dict[str, tuple[str, Callable[[Summary], float | None]]] = {
     "bad_reject_max_s": ("slowest rejection of a bad request (s)", lambda s: s.bad_request_max_reject_s),
     "rss_growth_mib_per_min": ("largest memory growth of a component (MiB/min)", lambda s: s.max_rss_growth_mib_per_min),
     "cascade_ratio": ("In Flight Unfaulted During / Before", _cascade_ratio),
+    "silent_stall_s": ("longest time health said ok while nothing was served (s)", lambda s: s.silent_stall_s),
 }
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {

@@ -177,7 +177,7 @@ class FaultToleranceRun:
         if deployment is not None:
             self.samplers.append(ProcessSampler(deployment, layout.processes, self.clock))
             if sampled_roles(deployment):
-                self.samplers.append(ReplicaSampler(deployment, layout.replicas, self.clock))
+                self.samplers.append(ReplicaSampler(deployment, layout.replicas, self.clock, self.events))
         gpu = GpuSampler(layout.gpu, self.clock, deployment)
         self.samplers.append(gpu)
         for sampler in self.samplers:

@@ -100,6 +100,14 @@ declares `metrics.in_flight`):
   samples with a value, before the fault time / from it until the outage end (see Windows;
   the run's end when the outage never ended). During is `None` without a fault.
 
+Health truth (`replicas.csv`, where a component declares `metrics.progress` and has an HTTP
+health probe; by `faultsuite.stalls`):
+
+- Silent Stall (s): the longest time a replica's health probe said ok while it held requests
+  and its progress counter did not move, over stalls of at least `STALL_AFTER_S` (3 s); `0.0`
+  when there was none; `None` when no replica was sampled with both. Silent Stall Of: that
+  replica (`<component>_<replica>`).
+
 Trials (`--trials N`: the same scenario N times, each a run of its own), for each of
 `TRIAL_METRICS` over the trials where it has a value (`n` of them):
 
@@ -122,6 +130,7 @@ import pandas as pd
 from faultsuite.events import Event, EventKind
 from faultsuite.records import BadRequestRecord, FailureKind, RequestRecord
 from faultsuite.samples import ReplicaSample, WatcherSample
+from faultsuite.stalls import silent_stalls
 from reports.memory import max_rss_growth
 
 __all__ = [
@@ -190,6 +199,8 @@ EXTRA_COLUMNS = (
     "Max RSS Growth Of",
     "In Flight Unfaulted Before",
     "In Flight Unfaulted During",
+    "Silent Stall (s)",
+    "Silent Stall Of",
 )  # fmt: skip
 
 ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
@@ -252,6 +263,8 @@ class Summary:
     max_rss_growth_of: str | None = None
     in_flight_unfaulted_before: float | None = None
     in_flight_unfaulted_during: float | None = None
+    silent_stall_s: float | None = None
+    silent_stall_of: str | None = None
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
@@ -468,7 +481,18 @@ def compute_summary(
         **_bad_request_values(bad_requests),
         **dict(zip(("max_rss_growth_mib_per_min", "max_rss_growth_of"), max_rss_growth(processes if processes is not None else pd.DataFrame(), events))),
         **_cascade(replica_samples, fault, events, _outage_s(recovery_time, client_recovery)),
+        **_silent_stall(replica_samples),
     )
+
+
+def _silent_stall(samples: Sequence[ReplicaSample]) -> dict[str, Value]:
+    if not any(s.healthy is not None and s.progress is not None for s in samples):
+        return {}  # no replica says both: nothing to check
+    longest = max(silent_stalls(samples), key=lambda stall: stall.duration_s or 0.0, default=None)
+    if longest is None:
+        return {"silent_stall_s": 0.0}
+    name = f"{longest.component}_{longest.replica}"
+    return {"silent_stall_s": longest.duration_s, "silent_stall_of": name}
 
 
 def _cascade(samples: Sequence[ReplicaSample], fault: Event | None, events: list[Event], outage_s: float | None) -> dict[str, Value]:

@@ -18,6 +18,8 @@ Built only from the run's data (`RunData`):
 - More than one fault moment: "<k> faults were delivered in all." is added.
 - A `proof` event whose outcome is `no_effect`: "The fault on <target> had no effect: <what
   was seen>." for each, last, because the numbers before it say nothing of that fault.
+- A `stall` event that is over (`faultsuite.stalls`): "Health said ok while <instance> served
+  nothing for <s> s, with <n> requests held." for each, in either case.
 """
 
 from faultsuite.events import Event, EventKind, FaultOutcome, TargetScope
@@ -89,7 +91,7 @@ def verdict(data: RunData) -> str:
             if failed:
                 outcome += f" ({_breakdown(failed)} failed)"
         sentences.append(f"{_no_fault_reason(events)}; {outcome}.")
-        return " ".join(sentences)
+        return " ".join(sentences + _stall_sentences(events))
 
     if not records:
         requests = "No request was made"
@@ -102,7 +104,15 @@ def verdict(data: RunData) -> str:
     if moments > 1:
         sentences.append(f"{moments} faults were delivered in all.")
     sentences += _no_effect_sentences(events)
-    return " ".join(sentences)
+    return " ".join(sentences + _stall_sentences(events))
+
+
+def _stall_sentences(events: list[Event]) -> list[str]:
+    return [
+        f"Health said ok while {e.instance} served nothing {e.detail}."
+        for e in events
+        if e.kind == EventKind.STALL and e.outcome == "over"
+    ]
 
 
 def _no_effect_sentences(events: list[Event]) -> list[str]:

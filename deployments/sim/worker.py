@@ -4,7 +4,8 @@ The worker starts its engine (`deployments.sim.engine`) as a child in its own pr
 so killing the worker's group kills both, and the engine dies with the worker (PDEATHSIG).
 It is ready (`/health` 200) once the engine reports that its model is loaded. `/metrics` says
 how many requests it holds (`llm_worker_requests_running`) and how old the oldest of them is
-(`llm_worker_oldest_request_age_seconds`), for choosing fault targets by state.
+(`llm_worker_oldest_request_age_seconds`), for choosing fault targets by state, and how many
+tokens it has streamed (`llm_worker_generated_tokens_total`), to check its health against.
 
 When the engine dies, what happens depends on `--engine-death`:
 - `undetected` (the default, like a worker waiting on a socket that never answers): the worker
@@ -36,6 +37,7 @@ from typing import Iterator, Literal  # noqa: E402
 import gevent  # noqa: E402
 from gevent.queue import Queue  # noqa: E402
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest  # noqa: E402
+from prometheus_client.core import CounterMetricFamily  # noqa: E402
 
 from deployments.lifetime import die_with_parent  # noqa: E402
 from deployments.sim.wire import NDJSON_HEADERS, PeerUnavailable, base_arguments, json_response, post_json, serve  # noqa: E402
@@ -56,6 +58,7 @@ class EngineClient:
         self.alive = True
         self.streams: dict[str, Queue] = {}
         self.started: dict[str, float] = {}  # when each stream in `streams` began (monotonic)
+        self.tokens_streamed = 0  # every token handed on, across all streams
         self._ids = itertools.count()
         ours, theirs = socket.socketpair()
         self.channel = ours
@@ -106,6 +109,7 @@ class EngineClient:
             )
             while True:
                 message = stream.get()
+                self.tokens_streamed += "token" in message
                 yield message
                 if "token" not in message:
                     finished = True
@@ -161,7 +165,18 @@ def worker_metrics(engine: EngineClient) -> CollectorRegistry:
     running.set_function(lambda: len(engine.streams))
     oldest = Gauge("llm_worker_oldest_request_age_seconds", "age of the oldest request the worker holds (0 with none)", registry=registry)
     oldest.set_function(lambda: time.monotonic() - min(engine.started.values(), default=time.monotonic()))
+    registry.register(StreamedTokens(engine))
     return registry
+
+
+class StreamedTokens:
+    """`llm_worker_generated_tokens_total`: the engine client's own count, read at each scrape."""
+
+    def __init__(self, engine: EngineClient):
+        self.engine = engine
+
+    def collect(self):
+        yield CounterMetricFamily("llm_worker_generated_tokens", "tokens the worker has streamed", value=self.engine.tokens_streamed)
 
 
 def make_app(engine: EngineClient, prefill: RemotePrefill | None = None):

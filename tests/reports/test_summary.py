@@ -562,3 +562,23 @@ def test_the_cascade_is_what_the_unfaulted_replicas_held_before_and_during_the_o
     summary = compute_summary(failure="f", records=[], events=[kill, back], samples=[], startup_time_s=None, sla_latency_s=1.0, replica_samples=samples)
     assert summary.in_flight_unfaulted_before == 2.0
     assert summary.in_flight_unfaulted_during == 3.0
+
+
+def stall_samples(progress: list[float], healthy: bool | None = True) -> list[ReplicaSample]:
+    return [ReplicaSample(RUN_START + i * 0.5, i * 0.5, "w", 0, 2, value, healthy) for i, value in enumerate(progress)]
+
+
+def test_silent_stall_is_the_longest_time_health_said_ok_while_nothing_was_served():
+    progress = [1, 2] + [3] * 9 + [4, 5]  # 3 from 1.0 s, 4 at 5.5 s
+    summary = compute_summary(failure="f", records=[], events=[], samples=[], startup_time_s=None, sla_latency_s=1.0, replica_samples=stall_samples(progress))
+    assert (summary.silent_stall_s, summary.silent_stall_of) == (4.5, "w_0")
+
+
+def test_silent_stall_is_zero_when_the_replicas_kept_serving():
+    summary = compute_summary(failure="f", records=[], events=[], samples=[], startup_time_s=None, sla_latency_s=1.0, replica_samples=stall_samples(list(range(10))))
+    assert (summary.silent_stall_s, summary.silent_stall_of) == (0.0, None)
+
+
+def test_silent_stall_is_none_without_a_health_probe_to_check():
+    summary = compute_summary(failure="f", records=[], events=[], samples=[], startup_time_s=None, sla_latency_s=1.0, replica_samples=stall_samples([1] * 20, healthy=None))
+    assert summary.silent_stall_s is None

@@ -151,3 +151,14 @@ def test_a_fault_without_effect_is_said_last_and_a_confirmed_one_is_not():
     )
     confirmed = event(10.01, "proof", pid=4002, signal="SIGTERM", outcome="confirmed", detail="pid 4002 ended 0.01 s after the signal")
     assert "no effect" not in verdict(run(mixed(5, 0), [kill, confirmed, event(12.0, "ready")]))
+
+
+def test_a_silent_stall_is_named_after_the_recovery():
+    events = [fault(10.0, signal="SIGSTOP"), event(15.0, "resume", outcome="delivered"), event(15.2, "stall", outcome="over", detail="for 5.0 s, with 4 requests held")]
+    sentence = verdict(run(mixed(10, 0), events))
+    assert sentence.endswith("Health said ok while decode_worker_2 served nothing for 5.0 s, with 4 requests held.")
+
+
+def test_a_stall_that_only_began_is_not_named_twice():
+    events = [fault(10.0), event(13.0, "stall", outcome="health ok, nothing served", detail="health says ok, nothing served for 3.0 s, with 1 request held")]
+    assert "Health said ok" not in verdict(run(mixed(10, 0), events))
