@@ -7,6 +7,9 @@ independent of the HTTP client and testable on its own. It decides success or a 
   is `stream_error`, even inside a 200 response;
 - a stream that ends with neither a finish reason nor `data: [DONE]` is `incomplete_stream`,
   whether the response ended or the connection closed between two events (`between_events`);
+- a finish reason that says the server gave up on the answer is a failure, whatever followed:
+  `abort` (vLLM's, for a request it aborted, as at shutdown) is `incomplete_stream`, and
+  `error` is `stream_error`;
 - empty or null `content` is never a failure by itself: some engines stream token ids that
   decode to nothing, and count them only in `usage`;
 - JSON of the wrong shape (a choice that is not an object, a `delta` that is a string, a
@@ -23,6 +26,14 @@ __all__ = ["StreamReader", "StreamResult", "read_completion"]
 
 #: A token count past this is not a count (and would overflow whatever sums it).
 MAX_TOKEN_COUNT = 10**9
+#: Finish reasons that end an answer the server gave up on, and the failure each is.
+FAILED_FINISH_REASONS = {"abort": FailureKind.INCOMPLETE_STREAM, "error": FailureKind.STREAM_ERROR}
+
+
+def _judge_finish_reason(result: "StreamResult") -> None:
+    kind = FAILED_FINISH_REASONS.get(result.finish_reason or "")
+    if kind is not None:
+        result.fail(kind, f"the server ended the answer with finish_reason {result.finish_reason!r}")
 
 
 class WrongShape(ValueError):
@@ -206,6 +217,7 @@ class StreamReader:
         if self._data:
             self._dispatch(self._last_at)
         result = self.result
+        _judge_finish_reason(result)
         if result.error_kind is None and result.finish_reason is None and not result.done:
             result.fail(FailureKind.INCOMPLETE_STREAM, f"{ending} without a finish reason or [DONE]")
         return result
@@ -238,6 +250,7 @@ def read_completion(body: str, at: float) -> StreamResult:
     except WrongShape as exc:
         result.fail(FailureKind.INVALID_RESPONSE, f"completion of the wrong shape: {exc}")
         return result
+    _judge_finish_reason(result)
     if not choices:
         result.fail(FailureKind.INVALID_RESPONSE, "completion has no choices")
     elif result.finish_reason is None:

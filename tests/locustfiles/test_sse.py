@@ -345,3 +345,20 @@ def test_a_completion_without_a_finish_reason_is_incomplete():
     choices = [{"index": 0, "message": {"role": "assistant", "content": "Hel"}, "finish_reason": None}]
 
     assert read_completion(completion_with(choices=choices), at=0.5).error_kind == "incomplete_stream"
+
+
+def test_a_stream_the_server_aborted_is_incomplete_even_with_done():
+    aborted = {"choices": [{"index": 0, "delta": {}, "finish_reason": "abort"}]}
+    result = read_stream((event(content_chunk("Hel")), 0.1), (event(aborted), 0.2), (DONE, 0.3))
+
+    assert (result.error_kind, result.error) == ("incomplete_stream", "the server ended the answer with finish_reason 'abort'")
+
+
+def test_a_stream_that_finished_with_an_error_reason_is_a_stream_error():
+    errored = {"choices": [{"index": 0, "delta": {}, "finish_reason": "error"}]}
+    assert read_stream((event(content_chunk("Hel")), 0.1), (event(errored), 0.2), (DONE, 0.3)).error_kind == "stream_error"
+
+
+def test_a_whole_completion_the_server_aborted_is_incomplete():
+    choices = [{"index": 0, "message": {"role": "assistant", "content": "Hel"}, "finish_reason": "abort"}]
+    assert read_completion(completion_with(choices=choices), at=0.5).error_kind == "incomplete_stream"
