@@ -22,7 +22,7 @@ web UI), so a process the owner restarts is found again: it becomes a new replic
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,13 +46,10 @@ RESCAN_S = 0.5
 
 @dataclass
 class AttachedProcess:
-    """A process of someone else's deployment, pinned by pid and start time."""
+    """A process of someone else's deployment, pinned by pid and start time (psutil's
+    identity: the start time since boot, which no change of the system clock moves)."""
 
     process: psutil.Process
-    started_at: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.started_at = self.process.create_time()
 
     @property
     def pid(self) -> int:
@@ -60,7 +57,7 @@ class AttachedProcess:
 
     def alive(self) -> bool:
         try:
-            return self.process.create_time() == self.started_at and self.process.status() != psutil.STATUS_ZOMBIE
+            return self.process.is_running() and self.process.status() != psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             return False
 
@@ -184,14 +181,14 @@ class AttachedDeployment(Deployment):
             if replica.state == "ready" and not replica.process.alive():
                 replica.state = "exited"
                 self.events.emit(EventKind.EXIT, component=replica.role, replica=replica.index, pid=replica.pid, outcome="gone", detail="attached process no longer runs")
-        known = {(r.pid, r.process.started_at) for r in self._replicas}
+        known = {r.process.process for r in self._replicas}
         for role, selector in self.spec.processes.items():
             for proc in matching_processes(selector.match):
                 try:
                     attached = AttachedProcess(proc)
                 except psutil.NoSuchProcess:
                     continue
-                if (attached.pid, attached.started_at) in known:
+                if attached.process in known:
                     continue
                 index = len([r for r in self._replicas if r.role == role])
                 self._replicas.append(AttachedReplica(role, index, attached))

@@ -53,7 +53,9 @@ class ReplicaProcess:
     cwd: str | None
     log_dir: Path
     popen: subprocess.Popen = field(init=False)
-    started_at: float = field(init=False)
+    #: The leader as psutil sees it: equal to a later look only if it is the same process
+    #: (pid and start time since boot, which no change of the system clock moves).
+    leader: psutil.Process = field(init=False)
     log_offsets: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,7 +72,7 @@ class ReplicaProcess:
                 start_new_session=True,
                 preexec_fn=die_with_parent(),
             )
-        self.started_at = psutil.Process(self.popen.pid).create_time()
+        self.leader = psutil.Process(self.popen.pid)
 
     @property
     def pid(self) -> int:
@@ -82,10 +84,9 @@ class ReplicaProcess:
     def group_members(self) -> list[psutil.Process]:
         """Live processes of this replica: the leader and all its descendants."""
         try:
-            leader = psutil.Process(self.pid)
-            if leader.create_time() != self.started_at:
+            if not self.leader.is_running():
                 return []
-            return [leader, *leader.children(recursive=True)]
+            return [self.leader, *self.leader.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
 

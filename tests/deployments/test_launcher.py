@@ -352,6 +352,17 @@ def test_a_worker_that_detects_its_engine_death_exits_and_is_restarted(launch, t
     assert ready.pid == worker.pid != old_pid
 
 
+def test_a_replica_is_still_itself_after_the_system_clock_moves(launch, monkeypatch):
+    deployment = launch([RESTARTED_ENDPOINT])
+    deployment.up()
+    process = deployment.replicas[0].process
+    # A clock step moves the boot time, and with it every wall-clock start time psutil reports
+    # (seen here: 12 s, in the middle of a run); the start time since boot does not move.
+    stepped = psutil._pslinux.boot_time() + 12
+    monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: stepped)
+    assert [p.pid for p in process.group_members()][:1] == [process.pid]
+
+
 # -- teardown -------------------------------------------------------------------------------
 
 
