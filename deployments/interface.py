@@ -220,7 +220,7 @@ class Deployment(ABC):
             status, page = fetch(url, timeout_s, METRICS_PAGE_BYTES)
             return series_totals(page, series) if status == 200 else {}
         except (OSError, HttpError, ValueError):
-            return None
+            return {}
 
     def fault_targets(self, role: str, child: str | None = None, leader_only: bool = False) -> list[FaultTarget]:
         """What a fault on `role` could reach now, one target per live replica: its process
