@@ -1,8 +1,14 @@
 """One running replica of a component: its OS process, its process group and its logs.
 
-Each replica is started in a new session, so it leads a process group of its own that holds
-it and every subprocess it starts (an engine child, say). Signals for the whole replica go to
-that group; the kernel kills the leader if the runner dies (PDEATHSIG).
+Each replica leads a process group of its own that holds it and every subprocess it starts
+(an engine child, say). Signals for the whole replica go to that group; the kernel kills the
+leader if the runner dies (PDEATHSIG).
+
+It stays in the runner's session. With the kernel's autogroup scheduling
+(`/proc/sys/kernel/sched_autogroup_enabled`, on by default in many distributions) each
+session is a CPU group of its own, weighed as one task against the others: a vLLM server in a
+session of its own kept the load generator off the CPU for seconds at a time, its timers
+(faults among them) up to 8 s late and every stream read whole at its end.
 """
 
 import os
@@ -69,7 +75,7 @@ class ReplicaProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                start_new_session=True,
+                process_group=0,  # a group of its own, in the runner's session (see above)
                 preexec_fn=die_with_parent(),
             )
         self.leader = psutil.Process(self.popen.pid)

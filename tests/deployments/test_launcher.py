@@ -352,6 +352,15 @@ def test_a_worker_that_detects_its_engine_death_exits_and_is_restarted(launch, t
     assert ready.pid == worker.pid != old_pid
 
 
+def test_a_replica_leads_a_process_group_of_its_own_in_the_runner_s_session(launch):
+    deployment = launch([RESTARTED_ENDPOINT])
+    deployment.up()
+    pid = deployment.replicas[0].pid
+    # Its own group, for signals to the whole replica; the runner's session, so that the
+    # kernel's autogroup scheduling weighs it with the runner, not against it.
+    assert (os.getpgid(pid), os.getsid(pid)) == (pid, os.getsid(0))
+
+
 def test_a_replica_is_still_itself_after_the_system_clock_moves(launch, monkeypatch):
     deployment = launch([RESTARTED_ENDPOINT])
     deployment.up()
