@@ -14,7 +14,7 @@ Chaos, the samplers and the web UI see a deployment only through `Deployment`:
   `hold_down()` keeps a killed one down for a given time.
   Processes on other hosts are new actions here, next to those;
 - what a replica holds now, for choosing targets by state: `replica_metric()`; what its
-  health probe says, to check it against what it serves: `replica_health()`.
+  health probe says, to check it against what it serves: `replica_healthy()`.
 
 Which class stands behind it is decided once, by `deployments.factory.open_deployment`.
 """
@@ -195,15 +195,17 @@ class Deployment(ABC):
         it has none over HTTP."""
         return None
 
-    def replica_health(self, replica: Replica, timeout_s: float = 1.0) -> int | None:
-        """The status the replica's health probe answers now; None without a probe or an answer."""
+    def replica_healthy(self, replica: Replica, timeout_s: float = 1.0) -> bool | None:
+        """Whether the replica's health probe answers healthy now (no answer is not healthy);
+        None when it has no HTTP probe."""
         probe = self.replica_health_url(replica)
         if probe is None:
             return None
+        url, healthy_status = probe
         try:
-            return fetch(probe[0], timeout_s, METRICS_PAGE_BYTES)[0]
+            return fetch(url, timeout_s, METRICS_PAGE_BYTES)[0] == healthy_status
         except (OSError, HttpError, ValueError):
-            return None
+            return False
 
     def replica_metric(self, replica: Replica, series: str, timeout_s: float = 1.0) -> float | None:
         """`series` on the replica's own metrics page now, summed over its labels; None when

@@ -54,10 +54,8 @@ class ReplicaSampler(CsvSampler):
         metrics = self.deployment.spec.replica_metrics(replica.role)
         assert metrics is not None
         reading = gevent.spawn(self.deployment.replica_metrics, replica, self.series[replica.role], READ_TIMEOUT_S)
-        health = self.deployment.replica_health(replica, READ_TIMEOUT_S)
+        healthy = self.deployment.replica_healthy(replica, READ_TIMEOUT_S)
         values = reading.get()
-        probe = self.deployment.replica_health_url(replica)
-        healthy = None if probe is None else health == probe[1]
         in_flight = values.get(metrics.in_flight) if metrics.in_flight else None
         progress = values.get(metrics.progress) if metrics.progress else None
         return ReplicaSample(wall, offset, replica.role, replica.index, in_flight, progress, healthy)
