@@ -56,10 +56,13 @@ class FaultContext:
             teardown=at_teardown,
         )
 
-    def record_link(self, target: LinkTarget, outcome: FaultOutcome, kind: EventKind, detail: str, at_teardown: bool = False) -> Event:
+    def record_link(
+        self, target: LinkTarget, outcome: FaultOutcome, kind: EventKind, detail: str, at_teardown: bool = False, at: tuple[float, float] | None = None
+    ) -> Event:
         """Write the event of one action on a link's route: the callee's instance, the
         caller in `link_from`, the fault proxy's pid. A proof's `detail` is its evidence
-        alone; any other's is prefixed with the failure and the link, for people."""
+        alone; any other's is prefixed with the failure and the link, for people. `at`: when
+        the action was asked of the proxy (see `EventLog.emit`)."""
         route = target.route
         if kind == EventKind.FAULT and target.chosen_because:
             detail += f"; {target.chosen_because}"
@@ -67,6 +70,7 @@ class FaultContext:
             detail = f"failure {self.failure_name}: link {route.caller} -> {route.callee}_{route.replica}: {detail}"
         return self.deployment.events.emit(
             kind,
+            at,
             component=route.callee,
             replica=route.replica,
             pid=target.pid,

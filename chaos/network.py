@@ -60,9 +60,12 @@ class LinkInjection(Injection):
     def apply(self, targets: list[LinkTarget], context: FaultContext) -> None:  # type: ignore[override]
         toxic = self.toxic()
         faulted = []
+        events = context.deployment.events
         for target in targets:
+            # Dated from the request: the proxy acts on it, and clients may see it, before it answers.
+            asked = events.clock.stamp()
             outcome, counters = context.deployment.put_toxic(target, toxic)
-            context.record_link(target, outcome, EventKind.FAULT, f"{self.kind} {self._settings()}".rstrip())
+            context.record_link(target, outcome, EventKind.FAULT, f"{self.kind} {self._settings()}".rstrip(), at=asked)
             if outcome == FaultOutcome.DELIVERED:
                 faulted.append((target, counters))
         cut_short = True
@@ -72,9 +75,10 @@ class LinkInjection(Injection):
         finally:
             # Even when the run ends mid-fault: a partitioned link would hold the teardown's traffic.
             for target, before in faulted:
+                asked = events.clock.stamp()
                 outcome, after = context.deployment.heal_link(target)
                 done = {name: value - before.get(name, 0) for name, value in after.items() if name != "open"}
-                context.record_link(target, outcome, EventKind.HEAL, f"healed {self.kind}; proxy counted {_counted(done)}", at_teardown=cut_short)
+                context.record_link(target, outcome, EventKind.HEAL, f"healed {self.kind}; proxy counted {_counted(done)}", at_teardown=cut_short, at=asked)
                 if outcome == FaultOutcome.DELIVERED:
                     context.prove_toxic(target, self.kind, done)
 

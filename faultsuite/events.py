@@ -117,9 +117,11 @@ class EventLog:
         self._file.flush()
         self._events: list[Event] = []
 
-    def emit(self, kind: EventKind, **attrs) -> Event:
-        """Stamp and write one event; returns it."""
-        wall, offset = self.clock.stamp()
+    def emit(self, kind: EventKind, at: tuple[float, float] | None = None, **attrs) -> Event:
+        """Stamp and write one event; returns it. `at`, a (wall, offset) stamp taken earlier,
+        dates an action from when it was asked for: one whose effect may be seen before the
+        call that made it returns."""
+        wall, offset = self.clock.stamp() if at is None else at
         event = Event(time=wall, offset_s=offset, kind=kind, **attrs)
         with self._lock:
             self._events.append(event)

@@ -19,8 +19,9 @@ VLLM::Worker, serving the project's tiny Llama), under the seed's failures, 4 cl
   or fails them inside their 200 ("EngineCore encountered an issue"), or, when the engine is
   gone before the abort gets through, they hang with no more data until their clients give up.
 - decode_worker_sigterm (SIGTERM the whole process group, as systemd stops a unit): the
-  engine gets the signal too and stops at once, so even with the drain timeout the streams in
-  flight fail.
+  engine gets the signal too and shuts down with the server, so even with the drain timeout
+  the streams still running fail, 2.4 to 2.9 s after the signal (one that was about to end
+  within 10 ms of it completed).
 """
 
 from pathlib import Path
@@ -201,7 +202,8 @@ def test_a_sigterm_to_the_server_alone_without_a_shutdown_timeout_completes_none
 def test_a_sigterm_to_the_whole_group_fails_the_streams_in_flight_despite_the_shutdown_timeout(vllm, tmp_path_factory):
     result = vllm_run(tmp_path_factory, "decode_worker_sigterm", 12)
     _, signalled = the_fault(result)
-    in_flight = in_flight_at(result, signalled)
-    assert in_flight
-    for record in in_flight:
+    # A stream about to end as the signal came may still get its last tokens out.
+    running_on = in_flight_at(result, signalled + 0.1)
+    assert running_on
+    for record in running_on:
         assert record["status"] == "failure" and record["error_kind"] in ("stream_error", "http_status"), record
