@@ -73,7 +73,7 @@ class StallTracker:
             and sample.progress == previous.progress
         )
         if not stalling:
-            return self._end(state, sample, sample.offset_s)
+            return self._end(state, sample)
         if state.start_s is None:
             state.start_s = previous.offset_s  # type: ignore[union-attr]
         state.held = max(state.held, sample.in_flight or 0.0)
@@ -84,15 +84,16 @@ class StallTracker:
 
     def finish(self) -> list[StallChange]:
         """End the stalls still on at the last sample of each replica."""
-        ends = [self._end(state, state.last, state.last.offset_s) for state in self._replicas.values() if state.last is not None]
+        ends = [self._end(state, state.last) for state in self._replicas.values() if state.last is not None]
         return [change for change in ends if change is not None]
 
-    def _end(self, state: _Replica, sample: ReplicaSample, at_s: float) -> StallChange | None:
+    def _end(self, state: _Replica, sample: ReplicaSample) -> StallChange | None:
+        """End the replica's stall, if any, at `sample`; the change, if the stall counted."""
         start, counted, held = state.start_s, state.counted, state.held
         state.start_s, state.counted, state.held = None, False, 0.0
         if start is None or not counted:
             return None
-        return StallChange("ended", sample.component, sample.replica, start, at_s, held)
+        return StallChange("ended", sample.component, sample.replica, start, sample.offset_s, held)
 
 
 def silent_stalls(samples: Iterable[ReplicaSample], after_s: float = STALL_AFTER_S) -> list[StallChange]:
