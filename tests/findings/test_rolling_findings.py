@@ -7,8 +7,10 @@ at a time, while 8 clients stream. What it costs, measured:
   step (the worker's exit, 2 s of simulated model loading, its probe).
 - `agg-dp4-migration`: the same steps, and no request fails: every broken stream moves to a
   live worker and resumes where it stopped.
-- `dynamo-agg-migration` (Dynamo 1.6.1, mocker): no request fails and none is migrated: the
-  worker finishes its streams on SIGTERM before it exits (about 0.5 s), so nothing breaks.
+- `dynamo-agg-migration` (Dynamo 1.6.1, mocker): no request fails, and the streams in flight
+  on a stopped worker are not migrated: the worker finishes them on SIGTERM before it exits
+  (about 0.5 s). At most a request the frontend routed to it in the instant between its
+  SIGTERM and its leaving discovery moves (one in one of several CI runs).
 """
 
 import pytest
@@ -65,9 +67,14 @@ def test_a_rolling_restart_of_agg_dp4_migration_fails_nothing(tmp_path):
 
 
 @pytest.mark.dynamo
-def test_a_rolling_restart_of_dynamo_with_migration_fails_nothing_and_moves_nothing(dynamo, tmp_path_factory):
+def test_a_rolling_restart_of_dynamo_with_migration_fails_nothing_and_drains_its_streams(dynamo, tmp_path_factory):
     result = run_dynamo(tmp_path_factory, "dynamo-agg-migration", *LOAD, "--max-run-time", "12")
     check_rolled_one_at_a_time(result.events, 2)
     assert result.summary["Failed"] == 0
-    # Dynamo's worker drains on SIGTERM: nothing broke, so nothing had to move.
-    assert result.summary["Migrations Counted"] == 0
+    stops = [float(e["offset_s"]) for e in result.events if e["kind"] == "fault"]
+    in_flight = sum(r["start_offset_s"] <= stop <= r["start_offset_s"] + r["latency_s"] for r in result.records for stop in stops)
+    assert in_flight >= 2 * len(stops), "too few streams in flight at the stops to tell a drain from a migration"
+    # Dynamo's worker drains on SIGTERM: its streams finish where they are. Only a request
+    # routed to it as it stopped may move, at most one a stop; without the drain about half
+    # of those in flight would.
+    assert result.summary["Migrations Counted"] <= len(stops)
