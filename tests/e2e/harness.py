@@ -15,9 +15,10 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import psutil
 
@@ -26,6 +27,7 @@ from deployments.ports import free_port
 REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILE = REPO / "locustfiles" / "fault_tolerance.py"
 TAG_VARIABLE = "FAULTSUITE_TEST_RUN"
+OUTPUT_FILES = ("stdout.txt", "stderr.txt")
 
 
 @dataclass
@@ -79,25 +81,41 @@ def as_if_interactive() -> None:
 
 
 def start_locust(
-    tmp_path: Path, *options: str, capture: bool = True, run_dir: Path | None = None, env_extra: dict[str, str] | None = None
+    tmp_path: Path,
+    *options: str,
+    output: Literal["pipe", "discard"] | Path = "pipe",
+    run_dir: Path | None = None,
+    env_extra: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen, str, Path]:
     """Start one headless run in `tmp_path`, tagged, writing into `run_dir` (default
     `tmp_path/run`), with `env_extra` added to its environment; returns (process, tag, run
-    directory)."""
+    directory). Its stdout and stderr are pipes, discarded, or, where `output` is a folder,
+    `stdout.txt` and `stderr.txt` there (see `output_of`): a run nobody reads while it goes
+    must not block on a full pipe."""
     tag = uuid.uuid4().hex
     run_dir = run_dir or tmp_path / "run"
-    output = subprocess.PIPE if capture else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        locust_command("--results-dir", str(run_dir), *options),
-        cwd=tmp_path,
-        env={**tagged_environment(tag), **(env_extra or {})},
-        stdin=subprocess.DEVNULL,
-        stdout=output,
-        stderr=output,
-        text=True,
-        preexec_fn=as_if_interactive,
-    )
+    with ExitStack() as files:
+        if isinstance(output, Path):
+            stdout, stderr = (files.enter_context((output / name).open("w")) for name in OUTPUT_FILES)
+        else:
+            stdout = stderr = subprocess.PIPE if output == "pipe" else subprocess.DEVNULL
+        proc = subprocess.Popen(
+            locust_command("--results-dir", str(run_dir), *options),
+            cwd=tmp_path,
+            env={**tagged_environment(tag), **(env_extra or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+            preexec_fn=as_if_interactive,
+        )
     return proc, tag, run_dir
+
+
+def output_of(folder: Path) -> tuple[str, str]:
+    """(stdout, stderr) of a run started with `output=folder`."""
+    stdout, stderr = ((folder / name).read_text(errors="replace") for name in OUTPUT_FILES)
+    return stdout, stderr
 
 
 def run_locust(

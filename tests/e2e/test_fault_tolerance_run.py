@@ -242,7 +242,7 @@ def test_the_engine_fault_kills_only_the_child_and_the_worker_stays_up(agg_dp1_e
 
 
 def _start_and_wait_until_serving(tmp_path, *options: str) -> tuple[subprocess.Popen, str]:
-    proc, tag, run_dir = start_locust(tmp_path, *options, capture=False)
+    proc, tag, run_dir = start_locust(tmp_path, *options, output="discard")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         events = run_dir / "events.csv"
@@ -290,7 +290,7 @@ def test_a_dry_run_prints_the_pids_it_would_signal_and_signals_nothing(tmp_path)
 
 
 def test_ctrl_c_while_launching_leaves_no_process_behind(tmp_path):
-    proc, tag, run_dir = start_locust(tmp_path, "--deployment", "agg-dp4", capture=False)
+    proc, tag, run_dir = start_locust(tmp_path, "--deployment", "agg-dp4", output="discard")
     try:
         events = run_dir / "events.csv"
         deadline = time.monotonic() + 30

@@ -1,15 +1,22 @@
 """Options, shared state and the closing tables of the fault-tolerance matrix."""
 
 import argparse
+import shutil
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.fault_tolerance.matrix import FULL, REDUCED, GroupTables, LoadSize, Progress
+from tests.e2e.harness import start_locust
+from tests.fault_tolerance.matrix import FULL, REDUCED, GroupTables, LoadSize, Progress, last_fault_at_s
+from tests.fault_tolerance.scheduler import MatrixScheduler, StartedRun
 
 MATRIX_TEST = "test_fault_tolerance"
 COMMAND = "pytest tests/fault_tolerance/test_runner.py"
+#: How long one run (one trial) may take, from its start, before it is killed.
+RUN_TIMEOUT_S = 240
 
 
 def pytest_addoption(parser):
@@ -17,7 +24,11 @@ def pytest_addoption(parser):
     group.addoption("--ft-results", default="", help="where the matrix writes its runs (default: results/matrix-<timestamp>)")
     group.addoption("--ft-full", action="store_true", default=False, help="full load and the reference's timeouts (slow)")
     group.addoption(
-        "--ft-trials", type=_trial_count, default=1, metavar="N",
+        "--ft-parallel", type=_at_least_one("--ft-parallel"), default=2, metavar="N",
+        help="run up to N pairs at once (default 2; 1 for timings taken alone)",
+    )  # fmt: skip
+    group.addoption(
+        "--ft-trials", type=_at_least_one("--ft-trials"), default=1, metavar="N",
         help="run each pair N times (--trials N), each trial checked, with the spread in its trials_summary.md",
     )  # fmt: skip
 
@@ -32,13 +43,16 @@ def load_size(request) -> LoadSize:
     return FULL if request.config.getoption("--ft-full") else REDUCED
 
 
-def _trial_count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--ft-trials must be a whole number, got {text!r}") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"--ft-trials must be at least 1, got {count}")
+def _at_least_one(option: str) -> Callable[[str], int]:
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be a whole number, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{option} must be at least 1, got {value}")
+        return value
+
     return count
 
 
@@ -51,6 +65,30 @@ def trials(request) -> int:
 def matrix_results(request) -> Path:
     chosen = request.config.getoption("--ft-results")
     return Path(chosen or f"results/matrix-{datetime.now():%Y%m%d-%H%M%S}").resolve()
+
+
+@pytest.fixture(scope="session")
+def matrix_runs(request, tmp_path_factory, load_size, trials, matrix_results) -> Iterator[MatrixScheduler]:
+    """Each pair's run, started ahead in the order the selected matrix tests will ask."""
+    order = [(item.callspec.params["deployment"], item.callspec.params["failure"]) for item in request.session.items if getattr(item, "originalname", "") == MATRIX_TEST]
+
+    def start(pair: tuple[str, str]) -> StartedRun:
+        deployment, failure = pair
+        run_dir = matrix_results / deployment / failure
+        shutil.rmtree(run_dir, ignore_errors=True)  # the matrix owns its folders; a rerun replaces its run
+        options = [
+            "--deployment", deployment,
+            "--failure", failure,
+            *load_size.options(last_fault_at_s(failure, load_size, deployment)),
+            *(["--trials", str(trials)] if trials > 1 else []),
+        ]  # fmt: skip
+        cwd = tmp_path_factory.mktemp(f"{deployment}-{failure}")
+        proc, tag, run_dir = start_locust(cwd, *options, output=cwd, run_dir=run_dir)
+        return StartedRun(proc, tag, run_dir, cwd, deadline=time.monotonic() + RUN_TIMEOUT_S * trials)
+
+    scheduler = MatrixScheduler(order, start, request.config.getoption("--ft-parallel"))
+    yield scheduler
+    scheduler.close()
 
 
 @pytest.fixture(scope="session")

@@ -3,24 +3,24 @@
     pytest tests/fault_tolerance/test_runner.py -k decode_worker
     pytest tests/fault_tolerance/test_runner.py -k agg-dp1 --ft-full --ft-results results/today
     pytest tests/fault_tolerance/test_runner.py -k agg-dp1-decode_worker --ft-trials 5
+    pytest tests/fault_tolerance/test_runner.py -k agg-dp4 --ft-parallel 1
 
 Each run's results directory is `<results>/<deployment>/<failure>/`; each deployment gets
 `group_summary.md`, `group_summary.csv` and `group_report.html` beside its runs. With
 `--ft-trials N` that directory is the trials' group instead: `trial-<k>/` each, every one
 checked as a run of its own, and `trials_summary.md` with their spread. CI runs the reduced
-sizes, once each.
+sizes, once each, two at a time (`--ft-parallel`, tests/fault_tolerance/scheduler.py).
 """
 
-import shutil
 from dataclasses import replace
 
 import pytest
 
 from chaos.models import load_catalogue
 from deployments.models import load_deployment
-from tests.e2e.harness import kill_tagged, run_locust, wait_for_no_tagged_processes
+from tests.e2e.harness import kill_tagged, wait_for_no_tagged_processes
 from faultsuite.layout import TrialsLayout
-from tests.fault_tolerance.matrix import last_fault_at_s, matrix_pairs
+from tests.fault_tolerance.matrix import matrix_pairs
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -109,19 +109,11 @@ def check_applicability(events: list[dict], deployment: str, failure: str) -> No
 
 
 @pytest.mark.parametrize(("deployment", "failure"), PAIRS, ids=[f"{d}-{f}" for d, f in PAIRS])
-def test_fault_tolerance(deployment, failure, load_size, trials, matrix_results, group_tables, progress, report_line, tmp_path):
-    run_dir = matrix_results / deployment / failure
-    shutil.rmtree(run_dir, ignore_errors=True)  # the matrix owns its folders; a rerun replaces its run
-    options = [
-        "--deployment", deployment,
-        "--failure", failure,
-        *load_size.options(last_fault_at_s(failure, load_size, deployment)),
-        *(["--trials", str(trials)] if trials > 1 else []),
-    ]  # fmt: skip
-    result = run_locust(tmp_path, *options, run_dir=run_dir, timeout_s=240 * trials)
+def test_fault_tolerance(deployment, failure, trials, matrix_runs, group_tables, progress, report_line):
+    result = matrix_runs.result((deployment, failure))
     try:
         assert result.returncode == 0, result.stderr[-3000:]
-        layout = TrialsLayout(run_dir)
+        layout = TrialsLayout(result.run_dir)
         runs = [replace(result, run_dir=layout.trial(k)) for k in range(1, trials + 1)] if trials > 1 else [result]
         for run in runs:
             group_tables.add(deployment, run.run_dir)
