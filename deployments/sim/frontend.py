@@ -207,7 +207,8 @@ class Frontend:
             )
             return json_response(start_response, "400 Bad Request", error_body(message, 400))
         request_id = f"chatcmpl-{next(self._ids)}"
-        upstream = {"prompt_tokens": prompt, "max_tokens": max_tokens}
+        # The counts for embedded workers; the request itself for real ones (upstream.py).
+        upstream = {"prompt_tokens": prompt, "max_tokens": max_tokens, "request": body}
         generation = self.tracked(self.generate(upstream))
         try:
             first = next(generation)

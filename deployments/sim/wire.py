@@ -143,7 +143,7 @@ def _call_json(method: str, url: str, body: dict | None, timeout_s: float) -> di
         if response.status != 200:
             detail = answer[:300].decode("utf-8", errors="replace")
             raise PeerUnavailable(f"{url}: HTTP {response.status} {detail}".rstrip(), response.status)
-        return json.loads(answer)
+        return json.loads(answer) if answer.strip() else {}  # vLLM's /health answers 200 with no body
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise PeerUnavailable(f"{url}: {exc}") from exc
     finally:
@@ -151,7 +151,8 @@ def _call_json(method: str, url: str, body: dict | None, timeout_s: float) -> di
 
 
 def get_json(url: str, timeout_s: float = 1.0) -> dict:
-    """GET a JSON document; raises PeerUnavailable on any failure, including non-200."""
+    """GET a JSON document (an empty 200 is `{}`); raises PeerUnavailable on any failure,
+    including non-200."""
     return _call_json("GET", url, None, timeout_s)
 
 

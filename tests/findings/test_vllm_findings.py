@@ -22,8 +22,12 @@ VLLM::Worker, serving the project's tiny Llama), under the seed's failures, 4 cl
   engine gets the signal too and shuts down with the server, so even with the drain timeout
   the streams still running fail, 2.4 to 2.9 s after the signal (one that was about to end
   within 10 ms of it completed).
+- engine on vllm-cpu-dp2 (two servers behind the embedded frontend and processor): only the
+  streams on the killed engine's server fail, and a request sent there in the instant before
+  its /health turned 503; the other server serves everything until the restarted one is back.
 """
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -207,3 +211,29 @@ def test_a_sigterm_to_the_whole_group_fails_the_streams_in_flight_despite_the_sh
     assert running_on
     for record in running_on:
         assert record["status"] == "failure" and record["error_kind"] in ("stream_error", "http_status"), record
+
+
+def test_behind_a_router_an_engine_kill_costs_only_the_streams_on_its_server_while_the_other_serves(vllm, tmp_path_factory):
+    """vllm-cpu-dp2: two servers behind the embedded frontend and processor. The engine kill
+    fails what was on (or just sent to) its server, at once; the processor stops routing there
+    when its /health turns 503; the other server serves everything until the restarted one is
+    back."""
+    result = vllm_run(tmp_path_factory, "engine", 60, deployment="vllm-cpu-dp2")
+    names = {p.name for p in result.run_dir.iterdir()}
+    assert RUN_FILES | {"decode_worker_0", "decode_worker_1", "processor", "frontend"} <= names
+    fault, killed = the_fault(result)
+    failed = [r for r in result.records if r["status"] == "failure"]
+    assert 0 < len(failed) <= CLIENTS
+    for record in failed:
+        assert "EngineCore encountered an issue" in record["error"] and end(record) - killed < 1.0, record
+    (exit_event,) = events(result, "exit", component="decode_worker")
+    assert exit_event["outcome"] == "exit code 0" and exit_event["replica"] == fault["replica"]
+    ready = [e for e in events(result, "ready", component="decode_worker") if float(e["offset_s"]) > killed]
+    assert ready and ready[0]["replica"] == fault["replica"], "the server that exited 0 was restarted (restart: always)"
+    back = float(ready[0]["offset_s"])
+    meanwhile = [r for r in result.records if killed + 1.0 < r["start_offset_s"] and end(r) < back]
+    assert len(meanwhile) >= 10 and all(r["status"] == "success" for r in meanwhile), "the other server carried the load"
+    with (result.run_dir / "watcher.csv").open(encoding="utf-8") as watcher:
+        workers = [(float(row["offset_s"]), row["active_workers"]) for row in csv.DictReader(watcher)]
+    assert {count for at, count in workers if killed + 1.0 < at < back - 1.0} == {"1"}
+    assert [count for at, count in workers if at > back + 1.0][-1] == "2"
