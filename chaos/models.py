@@ -12,6 +12,7 @@ from pydantic import Field, SerializeAsAny, ValidationError, field_validator, mo
 from chaos.context import FaultContext
 from deployments.interface import FaultTarget
 from faultsuite.errors import ConfigError
+from faultsuite.suggest import did_you_mean
 from faultsuite.yamlfile import KeyPathError, PlainName, StrictModel, describe_error, load_yaml
 
 __all__ = [
@@ -188,7 +189,7 @@ class Catalogue(StrictModel):
         for canonical, failure in self.failures.items():
             if name in failure.aliases:
                 return canonical, failure
-        raise ConfigError(f"--failure: unknown failure {name!r}; available: {', '.join(self.names())}")
+        raise ConfigError(f"--failure: unknown failure {name!r}{did_you_mean(name, self.names())}; available: {', '.join(self.names())}")
 
     def names(self) -> list[str]:
         return list(self.failures) + [a for f in self.failures.values() for a in f.aliases]

@@ -35,6 +35,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from faultsuite.errors import ConfigError
 from faultsuite.secrets import fill_environment
+from faultsuite.suggest import did_you_mean
 from faultsuite.yamlfile import KeyPathError, PlainName, StrictModel, read_yaml, validate
 
 __all__ = [
@@ -539,7 +540,8 @@ def _with_base(path: Path, data: object, seen: tuple[Path, ...] = ()) -> object:
         raise ConfigError(f"{path}: extends: expected a deployment name or path, got {base_name!r}")
     base_path = path.parent / base_name if base_name.endswith((".yaml", ".yml")) else DEPLOYMENTS_DIR / f"{base_name}.yaml"
     if not base_path.exists():
-        raise ConfigError(f"{path}: extends: unknown deployment {base_name!r}; available: {', '.join(available_deployments())}")
+        known = available_deployments()
+        raise ConfigError(f"{path}: extends: unknown deployment {base_name!r}{did_you_mean(base_name, known)}; available: {', '.join(known)}")
     if base_path.resolve() in seen:
         raise ConfigError(f"{path}: extends: {base_name!r} extends itself, through {' -> '.join(p.name for p in seen)}")
     base = _with_base(base_path, read_yaml(base_path), (*seen, path.resolve()))
@@ -552,7 +554,8 @@ def load_deployment(name_or_path: str) -> AnySpec:
     if path.suffix not in (".yaml", ".yml"):
         path = DEPLOYMENTS_DIR / f"{name_or_path}.yaml"
         if not path.exists():
-            raise ConfigError(f"--deployment: unknown deployment {name_or_path!r}; available: {', '.join(available_deployments())}")
+            known = available_deployments()
+            raise ConfigError(f"--deployment: unknown deployment {name_or_path!r}{did_you_mean(name_or_path, known)}; available: {', '.join(known)}")
     data = _with_base(path, read_yaml(path))
     kind = data.get("kind", "launch") if isinstance(data, dict) else "launch"
     if kind not in ("launch", "attach"):

@@ -74,6 +74,14 @@ CASES = {
         ["--failure", "no-such-failure"],
         "--failure: unknown failure 'no-such-failure'",
     ),
+    "a mistyped failure": BadInput(
+        ["--failure", "decode_wroker"],
+        "--failure: unknown failure 'decode_wroker' (did you mean 'decode_worker'",
+    ),
+    "a mistyped deployment": BadInput(
+        ["--deployment", "agg-db4-migration"],
+        "--deployment: unknown deployment 'agg-db4-migration' (did you mean 'agg-dp4-migration'",
+    ),
     "zero clients": BadInput(["--clients", "0"], "--clients: must be greater than 0"),
     "unreachable host": BadInput(
         ["--host", "http://127.0.0.1:{port}"],
