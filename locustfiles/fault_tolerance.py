@@ -19,6 +19,7 @@ from faultsuite.errors import ConfigError
 from faultsuite.secrets import RedactingFilter, redact_text, redact_url
 from locustfiles.chat_user import ChatUser
 from locustfiles.open_loop_user import OpenLoopUser
+from locustfiles.discovery import deployment_lines, failure_lines, validation_lines
 from locustfiles.distributed import drain_workers
 from locustfiles.options import add_options
 from locustfiles.run import FaultToleranceRun, controller_of, controllers
@@ -51,6 +52,28 @@ def _add_options(parser, **_kwargs) -> None:
     # Its Start launches processes and kills them, and it has no login of its own: loopback
     # unless another address is asked for (then put --web-login or a proxy in front).
     parser.set_defaults(web_host="127.0.0.1")
+
+
+@events.init.add_listener
+def _list_or_validate(environment, **_kwargs) -> None:
+    """`--list-deployments`, `--list-failures` and `--validate` print and exit, headless or
+    not, before anything starts: 0, or 2 with one line for bad input."""
+    options = environment.parsed_options
+    if options is None or isinstance(environment.runner, WorkerRunner):
+        return
+    if not (options.list_deployments or options.list_failures or options.validate):
+        return
+    try:
+        lines = deployment_lines() if options.list_deployments else []
+        lines += failure_lines() if options.list_failures else []
+        lines += validation_lines(scenario_from_options(options)) if options.validate else []
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {redact_text(str(exc))}\n")
+        sys.stderr.flush()
+        sys.exit(2)
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+    sys.exit(0)
 
 
 @events.init.add_listener

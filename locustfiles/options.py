@@ -140,6 +140,19 @@ def add_options(parser) -> None:
         default=False,
         help="launch, print what each failure (or the --failure given) would signal, with pids; signal nothing, send no load",
     )
+    # Locust's own --list (-l) lists user classes: these are two flags of their own.
+    parser.add_argument(
+        "--list-deployments", action="store_true", default=False, help="print the shipped deployments, each with its description, and exit"
+    )
+    parser.add_argument(
+        "--list-failures", action="store_true", default=False, help="print the failures, each with its description and the deployments it applies to, and exit"
+    )
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        default=False,
+        help="check the deployment, failure, scenario file and options, say what would run, and exit: nothing is launched",
+    )
     parser.add_argument("--model", default="", help="model name sent in requests (default: the deployment's)")
     parser.add_argument(
         "--expect",
