@@ -10,6 +10,8 @@ on disk, and they are built from it (`reports.render`, as `python -m reports` do
 """
 
 import logging
+import shutil
+import tempfile
 import time
 import weakref
 from dataclasses import asdict
@@ -67,7 +69,13 @@ class FaultToleranceRun:
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.clock = RunClock()
-        self.run_dir = scenario.results_dir or default_run_dir(scenario)
+        # A dry run leaves nothing behind unless a --results-dir asks for its events and logs;
+        # one that failed to launch keeps them, for the error line to point at.
+        self.scratch = scenario.dry_run_failures is not None and scenario.results_dir is None
+        if self.scratch:
+            self.run_dir = Path(tempfile.mkdtemp(prefix="faultsuite-dry-run-"))
+        else:
+            self.run_dir = scenario.results_dir or default_run_dir(scenario)
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -301,14 +309,17 @@ class FaultToleranceRun:
                     self._closing(writer)
             self.events.close()
             self._update_manifest(ended_at=self.clock.wall())
-            try:
-                self.summary = self._write_reports()
-            except OSError as exc:
-                self._write_failed(f"reports not written to {self.run_dir}: {describe_write_error(exc)}; "
-                                   f"rebuild them with `python -m reports {self.run_dir}` once it can be written")
-            self.outcomes = self._check_expectations(self.summary)
+            if self.scenario.dry_run_failures is None:
+                try:
+                    self.summary = self._write_reports()
+                except OSError as exc:
+                    self._write_failed(f"reports not written to {self.run_dir}: {describe_write_error(exc)}; "
+                                       f"rebuild them with `python -m reports {self.run_dir}` once it can be written")
+                self.outcomes = self._check_expectations(self.summary)
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
+            if self.scratch and self.error is None:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
             self.finished.set()
         return self.summary
 
@@ -325,10 +336,9 @@ class FaultToleranceRun:
     def _write_reports(self) -> Summary:
         summary = render_run(self.run_dir).summary
         log.info("summary and report written to %s", self.run_dir)
-        if not self.dry_run_done:
-            table = summary_markdown([summary.row()], title=self.title)
-            notes = "".join(f"{note}\n" for note in run_notes(self.manifest))
-            print(f"\n{table}\n{notes}Results: {self.run_dir}\nReport:  {self.layout.report}\n", flush=True)
+        table = summary_markdown([summary.row()], title=self.title)
+        notes = "".join(f"{note}\n" for note in run_notes(self.manifest))
+        print(f"\n{table}\n{notes}Results: {self.run_dir}\nReport:  {self.layout.report}\n", flush=True)
         return summary
 
 
@@ -350,7 +360,7 @@ class FaultToleranceRun:
                 write_junit(outcomes, scenario.junit, f"{scenario.deployment_name}.{scenario.failure_name}", duration)
             except OSError as exc:
                 self._write_failed(f"--junit {scenario.junit}: cannot write: {describe_write_error(exc)}")
-        if not self.dry_run_done and summary is not None:
+        if summary is not None:
             try:
                 append_step_summary(summary_markdown([summary.row()], title=self.title) + "\n" + checks_markdown(outcomes))
             except OSError as exc:

@@ -4,8 +4,11 @@ import csv
 import json
 import signal
 import subprocess
+import tempfile
 import time
+import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
@@ -16,8 +19,10 @@ from tests.browser import open_report
 from tests.e2e.harness import (
     engine_timing,
     kill_tagged,
+    locust_command,
     run_locust,
     start_locust,
+    tagged_environment,
     tagged_processes,
     wait_for_no_tagged_processes,
 )
@@ -287,6 +292,21 @@ def test_a_dry_run_prints_the_pids_it_would_signal_and_signals_nothing(tmp_path)
     assert "SIGSTOP  process group of decode_worker" in result.stdout
     assert not [e for e in result.events if e["kind"] in ("fault", "exit") and e["detail"] != "teardown"]
     assert result.records == []
+
+
+def test_a_dry_run_without_a_results_dir_prints_only_its_plan_and_writes_nothing(tmp_path):
+    before = {p.name for p in Path(tempfile.gettempdir()).glob("faultsuite-dry-run-*")}
+    tag = uuid.uuid4().hex
+    # Not run_locust: it always names a results directory.
+    command = locust_command("--deployment", "agg-dp1", "--dry-run", "--failure", "engine")
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=tagged_environment(tag))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[0] == "Dry run on agg-dp1: nothing is signalled."
+    assert "SIGKILL  engine child of decode_worker  pid " in done.stdout
+    assert "Results:" not in done.stdout and "summary and report written" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert {p.name for p in Path(tempfile.gettempdir()).glob("faultsuite-dry-run-*")} == before, "its scratch folder was left behind"
+    assert wait_for_no_tagged_processes(tag, NO_ORPHANS_WITHIN_S) == []
 
 
 def test_ctrl_c_while_launching_leaves_no_process_behind(tmp_path):
