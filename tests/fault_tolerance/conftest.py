@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from chaos.models import load_catalogue
+from deployments.models import embedded_deployments
+from faultsuite.suggest import did_you_mean
 from tests.e2e.harness import start_locust
 from tests.fault_tolerance.matrix import FULL, REDUCED, GroupTables, LoadSize, Progress, last_fault_at_s
 from tests.fault_tolerance.scheduler import MatrixScheduler, StartedRun
@@ -24,6 +27,14 @@ def pytest_addoption(parser):
     group.addoption("--ft-results", default="", help="where the matrix writes its runs (default: results/matrix-<timestamp>)")
     group.addoption("--ft-full", action="store_true", default=False, help="full load and the reference's timeouts (slow)")
     group.addoption(
+        "--ft-failure", type=_names(lambda: list(load_catalogue().failures)), default=None, metavar="NAME[,NAME]",
+        help="run only these failures (exact names; -k decode_worker also matches every decode_worker_* variant)",
+    )  # fmt: skip
+    group.addoption(
+        "--ft-deployment", type=_names(embedded_deployments), default=None, metavar="NAME[,NAME]",
+        help="run only these deployments (exact names; -k agg-dp4 also matches agg-dp4-links, ...)",
+    )  # fmt: skip
+    group.addoption(
         "--ft-parallel", type=_at_least_one("--ft-parallel"), default=2, metavar="N",
         help="run up to N pairs at once (default 2; 1 for timings taken alone)",
     )  # fmt: skip
@@ -31,6 +42,37 @@ def pytest_addoption(parser):
         "--ft-trials", type=_at_least_one("--ft-trials"), default=1, metavar="N",
         help="run each pair N times (--trials N), each trial checked, with the spread in its trials_summary.md",
     )  # fmt: skip
+
+
+def _names(known: Callable[[], list[str]]) -> Callable[[str], tuple[str, ...]]:
+    """A comma-separated list of names, each one of `known()`."""
+
+    def names(text: str) -> tuple[str, ...]:
+        chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+        choices = known()
+        for name in chosen:
+            if name not in choices:
+                raise argparse.ArgumentTypeError(f"unknown name {name!r}{did_you_mean(name, choices)}")
+        return chosen
+
+    return names
+
+
+def pytest_collection_modifyitems(config, items):
+    """`--ft-failure` and `--ft-deployment` keep the matrix runs of exactly those names."""
+    failures, deployments = config.getoption("--ft-failure"), config.getoption("--ft-deployment")
+    if failures is None and deployments is None:
+        return
+    kept, dropped = [], []
+    for item in items:
+        params = item.callspec.params if getattr(item, "originalname", "") == MATRIX_TEST else None
+        wanted = params is None or (
+            (failures is None or params["failure"] in failures) and (deployments is None or params["deployment"] in deployments)
+        )
+        (kept if wanted else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_collection_finish(session):

@@ -108,8 +108,16 @@ class GroupTables:
         self.runs.setdefault(deployment, []).append(load_run(run_dir))
         render_group(self.results / deployment, self.runs[deployment])
 
+    def rerun_command(self, deployment: str) -> str:
+        """The command that runs exactly this group's rows again: the deployment's every pair
+        when all of them ran, else the failures that did."""
+        ran = list(dict.fromkeys(r.manifest.failure for r in self.runs[deployment]))
+        every = [f for d, f in matrix_pairs() if d == deployment]
+        failures = "" if set(ran) == set(every) else f" --ft-failure {','.join(ran)}"
+        return f"{self.command} --ft-deployment {deployment}{failures}"
+
     def markdown(self, deployment: str) -> str:
-        heading = f"## Test group: {deployment}\n\n`{self.command} -k {deployment}`\n\n"
+        heading = f"## Test group: {deployment}\n\n`{self.rerun_command(deployment)}`\n\n"
         return heading + summary_markdown([r.summary.row() for r in self.runs[deployment]])
 
 

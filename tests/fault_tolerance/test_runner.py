@@ -1,9 +1,9 @@
 """The fault-tolerance matrix: every deployment × failure, run for real, asserting what was measured.
 
-    pytest tests/fault_tolerance/test_runner.py -k decode_worker
-    pytest tests/fault_tolerance/test_runner.py -k agg-dp1 --ft-full --ft-results results/today
-    pytest tests/fault_tolerance/test_runner.py -k agg-dp1-decode_worker --ft-trials 5
-    pytest tests/fault_tolerance/test_runner.py -k agg-dp4 --ft-parallel 1
+    pytest tests/fault_tolerance/test_runner.py --ft-failure decode_worker
+    pytest tests/fault_tolerance/test_runner.py --ft-deployment agg-dp1 --ft-full --ft-results results/today
+    pytest tests/fault_tolerance/test_runner.py --ft-deployment agg-dp1 --ft-failure decode_worker --ft-trials 5
+    pytest tests/fault_tolerance/test_runner.py --ft-deployment agg-dp4 --ft-parallel 1
 
 Each run's results directory is `<results>/<deployment>/<failure>/`; each deployment gets
 `group_summary.md`, `group_summary.csv` and `group_report.html` beside its runs. With
