@@ -15,7 +15,7 @@ from pathlib import Path
 
 from faultsuite.clock import RunClock
 
-__all__ = ["Event", "EventKind", "EventLog", "FaultOutcome", "TargetScope", "read_events"]
+__all__ = ["Event", "EventKind", "EventLog", "FaultOutcome", "TargetScope", "log_line", "read_events"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,14 @@ def _cell(value: object) -> object:
     return value
 
 
+def log_line(event: Event) -> str:
+    """The event as one terminal line, in columns that line up from event to event: kind,
+    instance, pid, signal, outcome, detail; a field it lacks is blank, not `None`."""
+    pid = f"pid {event.pid}" if event.pid is not None else ""
+    line = f"event {event.kind:<14} {event.instance:<18} {pid:<10} {event.signal or '':<8} {event.outcome}"
+    return f"{line}  {event.detail}" if event.detail else line
+
+
 class EventLog:
     """Thread- and greenlet-safe appender of events to one CSV file."""
 
@@ -128,7 +136,7 @@ class EventLog:
             if not self._file.closed:
                 self._writer.writerow([_cell(getattr(event, name)) for name in COLUMNS])
                 self._file.flush()
-        log.info("event %s %s pid=%s %s %s %s", kind, event.instance, event.pid, event.signal, event.outcome, event.detail)
+        log.info("%s", log_line(event))
         return event
 
     @property

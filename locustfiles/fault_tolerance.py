@@ -78,10 +78,15 @@ def _list_or_validate(environment, **_kwargs) -> None:
 
 @events.init.add_listener
 def _validate_headless(environment, **_kwargs) -> None:
-    """Bad input stops a headless run before anything starts: one line, exit code 2."""
+    """Bad input stops a headless run before anything starts: one line, exit code 2. Locust's
+    stats tables every 2 s are off unless `--print-stats` asks for them: the suite's progress
+    line says what they would, and its summary table comes at the end."""
     options = environment.parsed_options
     if options is None or not options.headless or isinstance(environment.runner, WorkerRunner):
         return
+    controller_of(environment).headless = True
+    if not options.print_stats:
+        options.only_summary = True
     try:
         scenario = scenario_from_options(options)
         check_endpoint(scenario)
@@ -201,6 +206,8 @@ def _stop_run(environment, **_kwargs) -> None:
     drain_workers(environment)
     controller.current, controller.last = None, run
     run.stop()
+    if not controller.headless and run.closing_text is not None:
+        print(run.closing_text, flush=True)  # the web UI runs on: each run's table as it ends
     if environment.process_exit_code is None:
         # Failed requests are what a fault-tolerance run measures, not a failure of the run;
         # an unmet expectation is, and so is output that never reached the disk.
@@ -211,7 +218,7 @@ def _stop_run(environment, **_kwargs) -> None:
 @events.quit.add_listener
 def _report_run_error(**_kwargs) -> None:
     """A run that could not start, or missed an expectation, ends with one line per reason,
-    after Locust's stats."""
+    after Locust's stats; a headless run's summary table and paths come last of all."""
     for controller in controllers():
         if controller.config_error is not None:
             sys.stderr.write(f"error: {redact_text(controller.config_error)}\n")
@@ -230,3 +237,5 @@ def _report_run_error(**_kwargs) -> None:
             if not outcome.passed:
                 sys.stderr.write(f"expectation failed: {outcome.reason}\n")
         sys.stderr.flush()
+        if run.closing_text is not None and controller.headless:
+            print(run.closing_text, flush=True)

@@ -104,6 +104,8 @@ class FaultToleranceRun:
         self.stopped = False
         self.finished = gevent.event.Event()  # set once stop() has written what it could
         self.summary: Summary | None = None
+        #: The summary table and where the results and report are, for the terminal, once written.
+        self.closing_text: str | None = None
         self.abort_watch = AbortWatch(scenario.abort_rule) if scenario.abort_rule else None
         self.outcomes: list[Outcome] = []  # the expectations' and abort rule's, once stopped
         self._writers: dict[int, RecordWriter | None] = {}
@@ -338,7 +340,7 @@ class FaultToleranceRun:
         log.info("summary and report written to %s", self.run_dir)
         table = summary_markdown([summary.row()], title=self.title)
         notes = "".join(f"{note}\n" for note in run_notes(self.manifest))
-        print(f"\n{table}\n{notes}Results: {self.run_dir}\nReport:  {self.layout.report}\n", flush=True)
+        self.closing_text = f"\n{table}\n{notes}Results: {self.run_dir}\nReport:  {self.layout.report}\n"
         return summary
 
 
@@ -380,6 +382,7 @@ class RunController:
         self.started_at = time.time()
         self.interrupted: str | None = None  # the signal (SIGINT, SIGTERM) that ends this process
         self.config_error: str | None = None  # why the last Start was refused (bad input)
+        self.headless = False  # headless: one run, its summary printed after Locust's own at quit
 
 
 _controllers: "weakref.WeakKeyDictionary[object, RunController]" = weakref.WeakKeyDictionary()

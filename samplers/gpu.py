@@ -30,7 +30,12 @@ MIB = 1024 * 1024
 
 
 class GpuUnavailable(Exception):
-    """No GPU can be sampled here; the message says why."""
+    """No GPU can be sampled here; the message says why. `no_gpu_here`: the host has no
+    NVIDIA driver or no GPU, the usual case on a laptop or CI runner, not a fault."""
+
+    def __init__(self, why: str, no_gpu_here: bool = False):
+        super().__init__(why)
+        self.no_gpu_here = no_gpu_here
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,12 @@ class NvmlSource:
         try:
             pynvml.nvmlInit()
         except pynvml.NVMLError as exc:
-            raise GpuUnavailable(f"NVML: {exc}") from None
+            no_driver = isinstance(exc, (pynvml.NVMLError_LibraryNotFound, pynvml.NVMLError_DriverNotLoaded))
+            raise GpuUnavailable(f"NVML: {exc}", no_gpu_here=no_driver) from None
         count = pynvml.nvmlDeviceGetCount()
         if count == 0:
             pynvml.nvmlShutdown()
-            raise GpuUnavailable("NVML found no GPU")
+            raise GpuUnavailable("NVML found no GPU", no_gpu_here=True)
         self._nvml = pynvml
         self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
 
@@ -143,7 +149,7 @@ class GpuSampler(CsvSampler):
             self.source.open()
         except GpuUnavailable as exc:
             self.note = f"no GPU sampled: {exc}"
-            log.warning("%s", self.note)
+            log.log(logging.INFO if exc.no_gpu_here else logging.WARNING, "%s", self.note)
             return
         self._open = True
         super().start()

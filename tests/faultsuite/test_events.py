@@ -2,7 +2,7 @@
 fault fields were columns still read."""
 
 from faultsuite.clock import RunClock
-from faultsuite.events import EventKind, EventLog, FaultOutcome, TargetScope, read_events
+from faultsuite.events import EventKind, EventLog, FaultOutcome, TargetScope, log_line, read_events
 
 
 def test_an_event_reads_back_with_its_fault_fields(tmp_path):
@@ -26,3 +26,19 @@ def test_a_file_without_the_fault_columns_reads_teardown_from_its_detail(tmp_pat
     )
     resume, fault = read_events(path)
     assert (resume.teardown, fault.teardown, fault.scope, fault.failure) == (True, False, None, "")
+
+
+def test_event_lines_line_up_and_say_nothing_of_what_is_missing(tmp_path):
+    log = EventLog(tmp_path / "events.csv", RunClock())
+    events = [
+        log.emit(EventKind.LAUNCH, component="decode_worker", replica=1, pid=1439, outcome="started", detail="port 44965"),
+        log.emit(EventKind.WARMUP, outcome="ok"),
+        log.emit(EventKind.FAULT, component="decode_worker", replica=3, pid=1441, signal="SIGKILL", outcome=FaultOutcome.DELIVERED),
+        log.emit(EventKind.NOT_APPLICABLE, component="prefill_worker", outcome=FaultOutcome.NOT_APPLICABLE),
+    ]
+    log.close()
+    lines = [log_line(e) for e in events]
+    assert not [line for line in lines if "None" in line or "pid=" in line]
+    outcomes = [line.index(str(e.outcome)) for line, e in zip(lines, events)]
+    assert len(set(outcomes)) == 1, lines
+    assert lines[0].endswith("started  port 44965") and lines[1].endswith(" ok")

@@ -20,7 +20,7 @@ from faultsuite.clock import RunClock
 from faultsuite.events import read_events
 from faultsuite.samples import read_gpu_samples, read_process_samples
 from reports.gpu_findings import gpu_memory_findings
-from samplers.gpu import DeviceReading, GpuSampler
+from samplers.gpu import DeviceReading, GpuSampler, GpuUnavailable
 from samplers.processes import ProcessSampler
 from tests.gpu.conftest import HOLDER, Holder, nvml_unavailable
 from tests.live import eventually, is_running
@@ -154,13 +154,31 @@ def test_a_machine_without_a_gpu_writes_no_gpu_csv_and_says_why(tmp_path, caplog
         pytest.skip("a GPU answers NVML here: this test is for machines without one")
     path = tmp_path / "gpu.csv"
     sampler = GpuSampler(path, RunClock(), None, interval_s=SAMPLE_INTERVAL_S)
-    with caplog.at_level(logging.WARNING, logger="samplers.gpu"):
+    with caplog.at_level(logging.INFO, logger="samplers.gpu"):
         sampler.start()
     sampler.stop()
     assert not path.exists()
     assert sampler.note is not None and sampler.note.startswith("no GPU sampled")
     assert reason in sampler.note
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "samplers.gpu"] == [sampler.note]
+    # No driver here is the usual case, not a fault: one quiet INFO line, no warning (issue 16).
+    ours = [r for r in caplog.records if r.name == "samplers.gpu"]
+    assert [(r.levelno, r.getMessage()) for r in ours] == [(logging.INFO, sampler.note)]
+
+
+class BrokenDriver:
+    """A GPU source whose NVML answers, but wrongly: a fault worth a warning."""
+
+    def open(self) -> None:
+        raise GpuUnavailable("NVML: Driver/library version mismatch")
+
+
+def test_a_gpu_that_cannot_be_read_is_a_warning(tmp_path, caplog):
+    sampler = GpuSampler(tmp_path / "gpu.csv", RunClock(), None, source=BrokenDriver(), interval_s=SAMPLE_INTERVAL_S)
+    with caplog.at_level(logging.INFO, logger="samplers.gpu"):
+        sampler.start()
+    sampler.stop()
+    ours = [r for r in caplog.records if r.name == "samplers.gpu"]
+    assert [(r.levelno, r.getMessage()) for r in ours] == [(logging.WARNING, "no GPU sampled: NVML: Driver/library version mismatch")]
 
 
 def test_the_process_sampler_keeps_sampling_an_orphan_after_a_leader_only_kill(launch_holder, tmp_path):
