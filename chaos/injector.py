@@ -74,4 +74,18 @@ class FaultScheduler:
                 failure=self.name,
             )
             return
+        found = len(resolution.targets)
+        if found < injection.count and not injection.count_is_a_ceiling:
+            # It still fires, on what there is; but the run must not pass for what was asked.
+            what = f"{injection.count} {injection.target.describe()} asked for, {found} found; {found} hit"
+            log.warning("failure %s %s", self.name, what)
+            self.deployment.events.emit(
+                EventKind.NOT_APPLICABLE,
+                component=injection.target.role,
+                signal=injection.signal_name,
+                outcome=FaultOutcome.FEWER_TARGETS,
+                scheduled_offset_s=scheduled_offset_s,
+                detail=f"failure {self.name}: {what}",
+                failure=self.name,
+            )
         injection.apply(resolution.targets, FaultContext(self.name, self.deployment, scheduled_offset_s, self.proofs))

@@ -94,6 +94,12 @@ class Injection(StrictModel):
         return ""
 
     @property
+    def count_is_a_ceiling(self) -> bool:
+        """Whether `count` means "at most" (a rolling restart's default: all there are), not
+        "this many": finding fewer is then no shortfall."""
+        return False
+
+    @property
     def action(self) -> str:
         """What it does, in a word, for dry runs and logs: its signal, else its kind."""
         return self.signal_name or self.kind

@@ -35,6 +35,10 @@ class RollingRestartInjection(Injection):
     count: int = Field(10_000, ge=1, le=10_000, description="how many replicas to replace (default: all)")
     select: Select = "oldest"
 
+    @property
+    def count_is_a_ceiling(self) -> bool:
+        return True
+
     @model_validator(mode="after")
     def _whole_replicas(self) -> "RollingRestartInjection":
         if self.target.child is not None or self.target.leader_only:

@@ -43,6 +43,8 @@ class FaultOutcome(StrEnum):
     DELIVERED = "delivered"
     PROCESS_GONE = "process gone"
     NOT_APPLICABLE = "not applicable"
+    #: A `not_applicable` event beside faults that were delivered: fewer targets than asked.
+    FEWER_TARGETS = "fewer targets"
     CONFIRMED = "confirmed"  # a proof event: the fault's effect was seen
     NO_EFFECT = "no_effect"  # a proof event: it was not; the run's numbers say nothing of that fault
 

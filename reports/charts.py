@@ -4,16 +4,18 @@ A bundle is:
 
     {"span": [x0, x1],                   # the run's time span (offset s): every time chart's full view
      "faults": [offset_s, ...],          # every delivered fault, drawn as a vertical line
+     "fault_labels": [str, ...],         # each fault's instance, signal (or kind) and pid, on its line
      "recovery": [start, end] | null,    # first fault → first fault + Recovery Time (end null: to the end)
      "outage": [start, end] | null,      # the Outage window of the summary (end null: to the end);
                                          # before it is Pre-Fault, after it Recovered
-     "charts": {name: {"kind": "points" | "lines" | "bars", "x": [...], "x_label": str, "y_label": str,
+     "charts": {name: {"kind": "points" | "steps" | "bars", "x": [...], "x_label": str, "y_label": str,
                        "y2_label": str (optional),
                        "series": [{"label": str, "color": str (optional), "axis": "y2" (optional),
                                    "data": [value | null, ...]}]}}}
 
 `x` ascends and every series has one value per `x` (null: no value there, a gap). Times are
-rounded to the millisecond. A chart with no value at all is left out of `charts`, and the page
+rounded to the millisecond. `steps` is a sampled gauge: each value holds until the next sample,
+so it is drawn as steps, never as a line joining samples. A chart with no value at all is left out of `charts`, and the page
 shows a sentence in its place. Chart names: `timeline` (x: request start offset, series
 success / failure latency in s, one point per request, downsampled to `max_points` when given),
 `throughput` (requests succeeded / failed per second of their end offset), `tokens` (TTFT and
@@ -33,8 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from faultsuite.events import Event
 from faultsuite.records import RequestRecord
 from reports.rundata import RunData
+from reports.summary import delivered_faults
 
 __all__ = ["GROUP_TIMELINE_POINTS", "chart_bundle", "numeric"]
 
@@ -174,7 +178,7 @@ def _watcher(data: RunData) -> dict | None:
     samples = sorted(data.samples, key=attrgetter("offset_s"))
     # A failed scrape (up false) is a gap, never a zero.
     return _chart(
-        "lines",
+        "steps",
         _column([s.offset_s for s in samples], 3),
         [
             {"label": "pending requests", "data": _column([s.pending_requests if s.up else None for s in samples], 3)},
@@ -187,11 +191,11 @@ def _watcher(data: RunData) -> dict | None:
 
 
 def _wide_chart(wide: pd.DataFrame, labels: dict, digits: int, y_label: str) -> dict | None:
-    """A line chart from a frame indexed by offset with one column per series."""
+    """A gauge chart (steps) from a frame indexed by offset with one column per series."""
     wide = wide.sort_index()
     x = _column(wide.index, 3)
     series = [{"label": labels.get(c, str(c)), "data": _column(wide[c], digits)} for c in wide.columns]
-    return _chart("lines", x, series, "offset (s)", y_label)
+    return _chart("steps", x, series, "offset (s)", y_label)
 
 
 def _device_rows(gpu: pd.DataFrame) -> pd.DataFrame:
@@ -260,6 +264,16 @@ def _span(data: RunData, charts: dict[str, dict | None], recovery: list | None) 
     return [_num(min(finite), 3), _num(max(finite), 3)]
 
 
+def _fault_label(fault: Event) -> str:
+    """What a fault line says: `decode_worker_3 SIGKILL pid 1441` (the instance, its child role
+    when only that was hit, the signal, the process), or, for a fault on a link, `link client
+    -> frontend_0 (frontend_latency)` (the pid there would be the fault proxy's)."""
+    if fault.link_from:
+        return f"link {fault.link_from} -> {fault.instance} ({fault.failure})"
+    parts = (fault.instance, fault.child, fault.signal, "" if fault.pid is None else f"pid {fault.pid}")
+    return " ".join(part for part in parts if part)
+
+
 def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = True) -> dict:
     """The JSON bundle of one run (see the module docstring). `full=False` gives only the
     timeline (the group report's); `max_points` downsamples the timeline."""
@@ -280,6 +294,7 @@ def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = T
     return {
         "span": _span(data, charts, recovery),
         "faults": _column(faults, 3),
+        "fault_labels": [_fault_label(e) for e in delivered_faults(data.events)],
         "recovery": recovery,
         "outage": outage,
         "charts": {name: spec for name, spec in charts.items() if spec is not None},

@@ -24,6 +24,7 @@ import pandas as pd
 
 from faultsuite.layout import RunLayout
 from reports.charts import GROUP_TIMELINE_POINTS, chart_bundle, numeric
+from reports.glossary import glossary, spans
 from reports.results import MISSING, format_value
 from reports.rundata import RunData, in_group_order
 from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, TrialStats, error_counts
@@ -41,13 +42,15 @@ TTFT_NOTE = "TTFT and inter-token latency were not measured (no per-token stream
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
+    environment.globals["spans"] = spans  # for macros.html.j2's code_spans
+    return environment
 
 
 @cache
@@ -203,6 +206,7 @@ def render_report(data: RunData, path: Path) -> None:
             gpu_processes=_gpu_process_table(data.gpu),
             events=_event_rows(data),
             errors=error_counts(r for r in data.records if not r.ok),
+            glossary=glossary(),
             data_json=script_json(bundle),
             **_page_assets(),
         )

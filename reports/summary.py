@@ -14,6 +14,7 @@ Definitions:
   `scheduled_offset_s`, when it should have been sent), `scheduled_offset_s + latency_s`,
   since its latency and TTFT count from then, the wait for a free slot included.
 - send lag of an open-loop record: `start_offset_s - scheduled_offset_s`.
+- Failure: the failure's name (`none` for the baseline run).
 - Success / Failed: records with status `success` / `failure`, over the whole run.
 - Latency Before / After: mean `latency_s` of successful records.
 - Pending Before / After: mean `pending_requests` over samples with `up` true and a value.

@@ -18,6 +18,8 @@ Built only from the run's data (`RunData`):
 - More than one fault moment: "<k> faults were delivered in all." is added.
 - A `proof` event whose outcome is `no_effect`: "The fault on <target> had no effect: <what
   was seen>." for each, last, because the numbers before it say nothing of that fault.
+- A `not_applicable` event whose outcome is `fewer targets` (a failure that asked for more
+  processes than the deployment had): "Fewer targets than asked: <what>." for each, last.
 - A `stall` event that is over (`faultsuite.stalls`): "Health said ok while <instance> served
   nothing for <s> s, with <n> requests held." for each, in either case.
 """
@@ -104,7 +106,13 @@ def verdict(data: RunData) -> str:
     if moments > 1:
         sentences.append(f"{moments} faults were delivered in all.")
     sentences += _no_effect_sentences(events)
+    sentences += [f"Fewer targets than asked: {_without_failure(e.detail)}." for e in events if e.outcome == FaultOutcome.FEWER_TARGETS]
     return " ".join(sentences + _stall_sentences(events))
+
+
+def _without_failure(detail: str) -> str:
+    """`failure X: what` as `what`: the verdict names the failure already."""
+    return detail.split(": ", 1)[1] if detail.startswith("failure ") and ": " in detail else detail
 
 
 def _stall_sentences(events: list[Event]) -> list[str]:

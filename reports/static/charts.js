@@ -2,12 +2,14 @@
  * Charts of report.html and group_report.html, built with uPlot from the page's JSON bundle.
  *
  * A bundle (see reports/html.py, chart_bundle) is
- *   {span: [x0, x1], faults: [offset_s...], recovery: [start, end|null] | null,
- *    outage: [start, end|null] | null,
- *    charts: {name: {kind: "points"|"lines"|"bars", x: [...], x_label, y_label, y2_label?,
+ *   {span: [x0, x1], faults: [offset_s...], fault_labels: [text...],
+ *    recovery: [start, end|null] | null, outage: [start, end|null] | null,
+ *    charts: {name: {kind: "points"|"steps"|"bars", x: [...], x_label, y_label, y2_label?,
  *                    series: [{label, color?, axis?: "y2", data: [...]}]}}}
- * and every element with data-chart="name" under the root gets that chart, or, when the chart
- * is missing or holds no value, the text of its data-empty attribute instead of a canvas.
+ * and every element with data-chart="name" under the root gets that chart (its data-drawn
+ * attribute then says how: points, steps or bars), or, when the chart is missing or holds no
+ * value, the text of its data-empty attribute instead of a canvas. Each fault line carries its
+ * label as text over the plot (a .fault-label element), so a printout or screenshot shows it.
  * Nothing here logs to the console: a chart that cannot be drawn says so in the page.
  */
 (function () {
@@ -114,6 +116,9 @@
       ],
       draw: [
         function (u) {
+          labelFaults(u, faults, bundle.fault_labels || []);
+        },
+        function (u) {
           var b = u.bbox;
           u.ctx.save();
           u.ctx.strokeStyle = FAULT_COLOR;
@@ -132,6 +137,27 @@
         },
       ],
     };
+  }
+
+  // Each fault's label at the top of its line, in the plot's own coordinates; staggered over
+  // three rows so that faults a moment apart stay readable. Redrawn with the plot (zoom).
+  function labelFaults(u, faults, labels) {
+    var old = u.over.querySelectorAll(".fault-label");
+    for (var i = 0; i < old.length; i++) {
+      old[i].remove();
+    }
+    faults.forEach(function (offset, k) {
+      var x = u.valToPos(offset, "x");
+      if (!labels[k] || x < 0 || x > u.over.clientWidth) {
+        return;
+      }
+      var label = document.createElement("div");
+      label.className = "fault-label";
+      label.textContent = labels[k];
+      label.style.left = Math.round(x + 3) + "px";
+      label.style.top = 2 + (k % 3) * 14 + "px";
+      u.over.appendChild(label);
+    });
   }
 
   // The full view is the run's span, not just this chart's data, so charts line up. A chart is
@@ -181,6 +207,8 @@
       entry.fill = color;
       entry.points = { show: false };
     } else {
+      // A sampled gauge holds its value until the next sample: steps, not a slope between them.
+      entry.paths = uPlot.paths.stepped({ align: 1 });
       entry.points = { show: false };
     }
     return entry;
@@ -281,6 +309,7 @@
       }
       try {
         var chart = makeChart(el, spec, bundle, opts, group);
+        el.setAttribute("data-drawn", spec.kind);
         made.push({ el: el, chart: chart });
         if (group) {
           group.charts.push(chart);

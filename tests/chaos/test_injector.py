@@ -148,6 +148,16 @@ def test_an_engine_failure_spares_an_identical_engine_outside_the_deployment(fre
     assert [e.pid for e in events_of_kind(fresh_dp1, "fault")] == [engine.pid]
 
 
+def test_asking_for_more_targets_than_there_are_hits_those_and_says_so(fresh_dp1):
+    engine = engine_of(the_worker(fresh_dp1))
+    scheduler_for(fresh_dp1, KILL_ENGINES_GREEDILY).inject(KILL_ENGINES_GREEDILY)
+    assert eventually(lambda: not is_running(engine.pid))
+    (short,) = events_of_kind(fresh_dp1, "not_applicable")
+    assert short.outcome == "fewer targets"
+    assert short.detail.endswith(": 2 engine child of decode_worker asked for, 1 found; 1 hit")
+    assert [e.pid for e in events_of_kind(fresh_dp1, "fault")] == [engine.pid]
+
+
 def test_a_scheduled_injection_fires_at_its_offset_on_the_run_clock(fresh_dp1):
     scheduler = scheduler_for(fresh_dp1, KILL_ENGINE_LATER)
     origin = fresh_dp1.events.clock.offset()

@@ -96,16 +96,26 @@ def check_faults_took_effect(events: list[dict]) -> None:
         assert proof["outcome"] == "confirmed", f"the fault on {fault['component']}_{fault['replica']} had no effect: {proof['detail']}"
 
 
-def check_applicability(events: list[dict], deployment: str, failure: str) -> None:
-    """A failure whose role the deployment lacks is recorded as not applicable; others fire."""
-    roles = load_deployment(deployment).roles
+def check_applicability(events: list[dict], deployment: str, failure: str) -> list[str]:
+    """A failure whose role the deployment lacks is recorded as not applicable; others fire,
+    and one that asks for more processes than the deployment has says so (`fewer targets`).
+    Returns those notices, for the matrix to show."""
+    spec = load_deployment(deployment)
     injections = load_catalogue().failures[failure].injections
-    missing = [i for i in injections if i.target.role not in roles]
+    missing = [i for i in injections if i.target.role not in spec.roles]
     if missing:
         assert any(e["kind"] == "not_applicable" for e in events)
         assert not [e for e in events if e["kind"] == "fault" and e["component"] in {i.target.role for i in missing}]
     elif injections:
         assert any(e["kind"] == "fault" and e["outcome"] == "delivered" for e in events), "the failure never fired"
+    short = [e["detail"] for e in events if e["outcome"] == "fewer targets"]
+    asks_too_much = [
+        i for i in injections
+        if i.target.role in spec.roles and i.count > spec.component(i.target.role).replicas and not i.count_is_a_ceiling
+    ]  # fmt: skip
+    if asks_too_much:
+        assert short, f"{failure} asks for more than {deployment} has, and no event says so"
+    return short
 
 
 @pytest.mark.parametrize(("deployment", "failure"), PAIRS, ids=[f"{d}-{f}" for d, f in PAIRS])
@@ -121,7 +131,8 @@ def test_fault_tolerance(deployment, failure, trials, matrix_runs, group_tables,
             check_counts_add_up(run)
             check_faults_on_time(events)
             check_faults_took_effect(events)
-            check_applicability(events, deployment, failure)
+            for notice in check_applicability(events, deployment, failure):
+                report_line(f"[matrix] {deployment}-{failure}: not in full: {notice}")
             check_restart_policy(events, deployment)
         if trials > 1:
             report_line(layout.trials_md.read_text(encoding="utf-8"))

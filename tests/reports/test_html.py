@@ -402,3 +402,11 @@ def test_the_outage_window_lasts_until_the_deployment_and_its_clients_are_back(t
 def test_the_outage_window_runs_to_the_end_when_nothing_came_back(tmp_path):
     data = embedded(render(make_run(tmp_path, events=worker_events()[:3])))
     assert data["outage"] == [10.0, None]
+
+
+def test_the_report_ends_with_the_glossary_of_the_summarys_own_definitions(tmp_path):
+    html = render(make_run(tmp_path))
+    glossary_html = html.split('<section id="glossary">')[1].split("</section>")[0]
+    assert "<dt>Recovery Time</dt><dd>the instances (component, replica) faulted at the first fault time" in glossary_html
+    assert "<dt>Silent Stall (s)</dt>" in glossary_html and "<h3>Windows (three, around the fault" in glossary_html
+    assert "<code>latency_s</code>" in glossary_html and "`" not in glossary_html

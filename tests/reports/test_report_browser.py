@@ -7,6 +7,8 @@ produce: GPU rows, with a process holding memory. The e2e tests open a real run'
 import pytest
 
 from benchmarks.synthetic_run import write_synthetic_run
+from faultsuite.events import read_events
+from reports.glossary import glossary
 from reports.render import render_group, render_run
 
 pytestmark = pytest.mark.browser
@@ -44,3 +46,40 @@ def test_an_interrupted_run_with_no_records_opens_cleanly(offline_page, tmp_path
     check = offline_page.open(run_dir / "report.html")
     assert check.problems() == []
     assert check.canvases == []
+
+
+def test_each_fault_line_is_labelled_with_its_instance_signal_and_pid(offline_page, tmp_path):
+    run_dir = tmp_path / "agg-dp4" / "decode_worker"
+    write_synthetic_run(run_dir, clients=10, requests_per_client=10)
+    render_run(run_dir)
+    faults = [e for e in read_events(run_dir / "events.csv") if e.delivered_fault]
+    check = offline_page.open(run_dir / "report.html")
+    check.screenshot(tmp_path / "labelled-faults.png")
+    assert check.problems() == []
+    labels = offline_page.page.locator('[data-chart="timeline"] .fault-label').all_inner_texts()
+    assert labels == [f"{f.instance} {f.signal} pid {f.pid}" for f in faults] and labels
+
+
+def test_gauges_are_drawn_as_steps_and_requests_as_points(offline_page, tmp_path):
+    run_dir = tmp_path / "agg-dp4" / "decode_worker"
+    write_synthetic_run(run_dir, clients=10, requests_per_client=10)
+    render_run(run_dir)
+    check = offline_page.open(run_dir / "report.html")
+    assert check.problems() == []
+    drawn = offline_page.page.evaluate(
+        "() => Object.fromEntries([...document.querySelectorAll('[data-chart]')].map(e => [e.dataset.chart, e.dataset.drawn]))"
+    )
+    assert drawn["timeline"] == "points" and drawn["throughput"] == "bars"
+    for gauge in ("watcher", "gpu_util", "gpu_memory", "process_cpu", "process_rss"):
+        assert drawn[gauge] == "steps", (gauge, drawn)
+
+
+def test_the_glossary_is_shown_with_every_definition(offline_page, tmp_path):
+    run_dir = tmp_path / "agg-dp4" / "decode_worker"
+    write_synthetic_run(run_dir, clients=10, requests_per_client=10)
+    render_run(run_dir)
+    check = offline_page.open(run_dir / "report.html")
+    assert check.problems() == []
+    terms = offline_page.page.locator("#glossary dt")
+    assert terms.count() == sum(len(section.entries) for section in glossary())
+    assert "Recovery Time" in terms.all_inner_texts() and offline_page.page.locator("#glossary").is_visible()

@@ -162,3 +162,13 @@ def test_a_silent_stall_is_named_after_the_recovery():
 def test_a_stall_that_only_began_is_not_named_twice():
     events = [fault(10.0), event(13.0, "stall", outcome="health ok, nothing served", detail="health says ok, nothing served for 3.0 s, with 1 request held")]
     assert "Health said ok" not in verdict(run(mixed(10, 0), events))
+
+
+def test_a_failure_that_found_fewer_targets_than_it_asked_for_says_so():
+    short = event(10.0, "not_applicable", replica=None, outcome="fewer targets",
+                  detail="failure two_decode_workers: 2 decode_worker asked for, 1 found; 1 hit")  # fmt: skip
+    data = run(mixed(40, 2), [short, fault(10.0), event(13.6, "ready", pid=5000)])
+    assert verdict(data) == (
+        "2 of 40 requests failed (stream_error=2); decode_worker_2 back after 3.6 s. "
+        "Fewer targets than asked: 2 decode_worker asked for, 1 found; 1 hit."
+    )
