@@ -11,6 +11,9 @@ Locust serves (nothing when there is none: headless runs, workers):
   fault, exit, restart, ... with pid and offset). No rows before the first run. For `--trials
   N` (Start runs them in the background, each a headless child: `locustfiles.trials`), one
   `trials` row instead: which trial is under way, then the exit code and the group directory.
+- a Start whose options the suite cannot run (an unknown failure, a results directory that is
+  not empty, ...) is answered at once, as Locust answers a bad field of its own (`{"success":
+  false, "message": ...}`); the Chaos tab then shows that one `refused` row, not the run before.
 - `GET /fault-tolerance/report`: the report.html of the last run whose teardown and reports
   are done (for trials, their group_report.html), linked from the Download Data tab as
   "Fault-tolerance report (HTML)"; 404 with one line of text before any.
@@ -25,12 +28,17 @@ run's own test_stop work is done; the poll that first reads `stopped` carries th
 row. Every other response is Locust's own.
 """
 
+from argparse import Namespace
 from pathlib import Path
 
 from flask import Response, jsonify, request, send_file, send_from_directory
 
+from faultsuite.errors import ConfigError
 from faultsuite.layout import RunLayout
+from faultsuite.secrets import redact_text
+from locustfiles.options import option_defaults
 from locustfiles.run import FaultToleranceRun, RunController, controller_of
+from locustfiles.scenario import scenario_from_options
 from locustfiles.trials import Trials
 from reports.results import MISSING
 from reports.summary import SUMMARY_COLUMNS
@@ -91,6 +99,9 @@ class ChaosView:
         return self.controller.trials or self.controller.last_trials
 
     def rows(self) -> list[dict[str, str]]:
+        if self.controller.config_error is not None:
+            # The last Start was refused: that, not the run before it, is what to read now.
+            return [_row("run", "", state="refused", detail=self.controller.config_error)]
         trials = self.shown_trials()
         if trials is not None:
             return [self._trials_row(trials)]
@@ -175,6 +186,18 @@ def summary_text(row: dict) -> str:
     return ", ".join(parts)
 
 
+def options_with_form(parsed: Namespace, form) -> Namespace:
+    """The options a Start would run with: those parsed, with the suite's own fields of the
+    form over them, as text (the scenario reads numbers from text; Locust posts a flag as
+    "true" or "false")."""
+    ours = option_defaults()
+    merged = dict(vars(parsed))
+    for key, value in form.items():
+        if key in ours:
+            merged[key] = value == "true" if isinstance(ours[key], bool) else value
+    return Namespace(**merged)
+
+
 def install(environment) -> ChaosView | None:
     """Add the Chaos tab, its rows and the report route to the environment's web UI."""
     web_ui = environment.web_ui
@@ -203,6 +226,21 @@ def install(environment) -> ChaosView | None:
         if runner is not None and "state" in report:
             report["state"] = view.ui_state(runner.state)
         return jsonify(report)
+
+    @app.before_request
+    def _refuse_a_bad_start() -> Response | None:
+        """A Start whose options the suite cannot run is answered at once, as Locust answers
+        its own bad fields ({"success": false, "message": ...}), and shown in the Chaos tab;
+        the UI stays up for the next try."""
+        if request.endpoint != "locust.swarm" or request.method != "POST":
+            return None
+        try:
+            scenario_from_options(options_with_form(environment.parsed_options, request.form))
+        except ConfigError as exc:
+            view.controller.config_error = str(exc)
+            return jsonify({"success": False, "message": redact_text(str(exc)), "host": environment.host})
+        view.controller.config_error = None
+        return None
 
     @app.route(REPORT_ROUTE)
     @web_ui.auth_required_if_enabled

@@ -310,3 +310,23 @@ def test_open_loop_load_from_the_form_sends_its_schedule(web_ui, tmp_path):
     assert [r["scheduled_offset_s"] - origin for r in records] == pytest.approx([k / rate for k in range(rate * duration)], abs=1e-6)
     assert json.loads(summary_file.read_text())["Max Send Lag (s)"] is not None  # open-loop columns
     assert wait_for(lambda: not run_processes(tag, ui_pid), 10)
+
+
+def test_a_start_with_a_bad_failure_is_refused_at_once_and_shown_in_the_chaos_tab(web_ui, tmp_path):
+    base, _, tag, ui_pid = web_ui
+    answer = post(base, "/swarm", swarm_form("decode_wroker", clients=2, requests_per_client=2))
+    assert answer["success"] is False
+    assert answer["message"].startswith("--failure: unknown failure 'decode_wroker' (did you mean 'decode_worker'")
+    rows = chaos_rows(base)
+    assert [(r["what"], r["state"]) for r in rows] == [("run", "refused")] and rows[0]["detail"] == answer["message"]
+    # Nothing was launched, and the UI is still there for the next try.
+    assert run_processes(tag, ui_pid) == set()
+    assert psutil.pid_exists(ui_pid) and page_text(base + "/") is not None
+    assert not (tmp_path / "results").exists()
+    # So is a results directory that already holds a run's files.
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "events.csv").write_text("time\n")
+    answer = post(base, "/swarm", {**swarm_form("none", clients=1, requests_per_client=1), "results_dir": str(used)})
+    assert answer["success"] is False and "already holds files" in answer["message"]
+    assert chaos_rows(base)[0]["detail"] == answer["message"]
