@@ -10,7 +10,7 @@ from chaos.targets import STATE_FIELDS
 from deployments.models import embedded_deployments, load_deployment
 from reports.render import render_group
 from reports.results import summary_markdown
-from reports.rundata import RunData, load_run
+from reports.rundata import RunData, in_group_order, load_run
 
 __all__ = ["FULL", "REDUCED", "GroupTables", "LoadSize", "Progress", "matrix_pairs"]
 
@@ -111,14 +111,15 @@ class GroupTables:
     def rerun_command(self, deployment: str) -> str:
         """The command that runs exactly this group's rows again: the deployment's every pair
         when all of them ran, else the failures that did."""
-        ran = list(dict.fromkeys(r.manifest.failure for r in self.runs[deployment]))
+        ran = list(dict.fromkeys(r.manifest.failure for r in in_group_order(self.runs[deployment])))
         every = [f for d, f in matrix_pairs() if d == deployment]
         failures = "" if set(ran) == set(every) else f" --ft-failure {','.join(ran)}"
         return f"{self.command} --ft-deployment {deployment}{failures}"
 
     def markdown(self, deployment: str) -> str:
         heading = f"## Test group: {deployment}\n\n`{self.rerun_command(deployment)}`\n\n"
-        return heading + summary_markdown([r.summary.row() for r in self.runs[deployment]])
+        # In the group report's order: the `none` baseline first, then by failure.
+        return heading + summary_markdown([r.summary.row() for r in in_group_order(self.runs[deployment])])
 
 
 @dataclass

@@ -56,12 +56,15 @@ def agg_dp1_rows(tmp_path) -> Path:
 
 
 @pytest.mark.e2e
-def test_the_group_heading_reruns_exactly_the_rows_that_ran(agg_dp1_rows, tmp_path):
+def test_the_group_table_puts_the_baseline_first_and_its_heading_reruns_exactly_its_rows(agg_dp1_rows, tmp_path):
     (tmp_path / "groups" / "agg-dp1").mkdir(parents=True)  # in the matrix, its runs' parent
     tables = GroupTables(tmp_path / "groups", "pytest tests/fault_tolerance/test_runner.py")
-    for failure in ("none", "engine"):
+    for failure in ("engine", "none"):  # as parallel runs may finish
         tables.add("agg-dp1", agg_dp1_rows / failure)
-    heading = tables.markdown("agg-dp1").splitlines()[2]
+    markdown = tables.markdown("agg-dp1").splitlines()
+    heading = markdown[2]
+    # Rows as the group report orders them: the baseline first.
+    assert [line.split("|")[1].strip() for line in markdown if line.startswith("| ") and "Failure" not in line] == ["none", "engine"]
     assert heading == "`pytest tests/fault_tolerance/test_runner.py --ft-deployment agg-dp1 --ft-failure none,engine`"
     code, ids, output = collected(*heading.strip("`").split()[2:])
     assert code == 0, output
