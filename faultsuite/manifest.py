@@ -69,6 +69,8 @@ class RunManifest:
     started_at: float | None = None
     ended_at: float | None = None
     startup_time_s: float | None = None
+    #: When the clients started, on the run clock (s): the reports' time axes count from it.
+    load_started_offset_s: float | None = None
     error: str | None = None  # why the run did not start
     interrupted: str | None = None  # the signal that ended the run early, e.g. "SIGTERM"
     records_lost: str | None = None  # why records stopped reaching the disk, e.g. disk full

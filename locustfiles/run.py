@@ -157,6 +157,7 @@ class FaultToleranceRun:
             return
         self._start_samplers()
         self.load_started_at = self.clock.offset()
+        self._update_manifest(load_started_offset_s=self.load_started_at)
         if self.deployment is not None:
             self.scheduler = FaultScheduler(scenario.failure_name, scenario.failure, self.deployment, self.clock)
             self.scheduler.start(self.load_started_at)

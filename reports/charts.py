@@ -2,23 +2,28 @@
 
 A bundle is:
 
-    {"span": [x0, x1],                   # the run's time span (offset s): every time chart's full view
+    {"span": [x0, x1],                   # the run's time span (s): every time chart's full view
      "faults": [offset_s, ...],          # every delivered fault, drawn as a vertical line
      "fault_labels": [str, ...],         # each fault's instance, signal (or kind) and pid, on its line
      "recovery": [start, end] | null,    # first fault → first fault + Recovery Time (end null: to the end)
      "outage": [start, end] | null,      # the Outage window of the summary (end null: to the end);
                                          # before it is Pre-Fault, after it Recovered
+     "launch": [start, 0] | null,        # the launch and warm-up, before the load's start
+     "clock_origin": epoch s | null,     # the wall-clock time of time 0, for the hover's clock
      "charts": {name: {"kind": "points" | "steps" | "bars", "x": [...], "x_label": str, "y_label": str,
                        "y2_label": str (optional),
                        "series": [{"label": str, "color": str (optional), "axis": "y2" (optional),
                                    "data": [value | null, ...]}]}}}
 
 `x` ascends and every series has one value per `x` (null: no value there, a gap). Times are
-rounded to the millisecond. `steps` is a sampled gauge: each value holds until the next sample,
-so it is drawn as steps, never as a line joining samples. A chart with no value at all is left out of `charts`, and the page
-shows a sentence in its place. Chart names: `timeline` (x: request start offset, series
+seconds from the load's start (the run's `manifest.load_started_offset_s`: when the clients
+started, so a fault `--fault-at 5` is at 5), rounded to the millisecond. `steps` is a sampled
+gauge: each value holds until the next sample, so it is drawn as steps, never as a line
+joining samples. A chart with no value at all is left out of `charts`, and the page shows a
+sentence in its place. Chart names: `timeline` (x: request start offset, series
 success / failure latency in s, one point per request, downsampled to `max_points` when given),
-`throughput` (requests succeeded / failed per second of their end offset), `tokens` (TTFT and
+`throughput` (requests succeeded / failed per second of their end offset), `failure_rate`
+(failed as a percentage of the requests that ended in each second), `tokens` (TTFT and
 mean ITL in ms per request), `watcher` (pending requests, active workers), `gpu_util` and
 `gpu_memory` (per GPU, device rows), `process_cpu` and `process_rss` (per instance, orphans of an
 instance apart as "<instance> (orphans)").
@@ -35,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from faultsuite.events import Event
+from faultsuite.events import Event, EventKind
 from faultsuite.records import RequestRecord
 from reports.rundata import RunData
 from reports.summary import delivered_faults
@@ -44,6 +49,11 @@ __all__ = ["GROUP_TIMELINE_POINTS", "chart_bundle", "numeric"]
 
 #: At most this many request points per run in the group report's small timelines.
 GROUP_TIMELINE_POINTS = 5000
+
+#: The time axes count from the load's start: time 0 is when the clients started.
+TIME_LABEL = "time (s from load start)"
+START_LABEL = "request start (s from load start)"
+END_LABEL = "request end (s from load start)"
 
 SUCCESS_COLOR = "#1f77b4"
 FAILURE_COLOR = "#d62728"
@@ -116,11 +126,11 @@ def _downsample(records: list[RequestRecord], max_points: int) -> list[RequestRe
     return sorted(failed + ok, key=attrgetter("start_offset_s"))
 
 
-def _timeline(records: list[RequestRecord], max_points: int | None) -> dict | None:
+def _timeline(records: list[RequestRecord], max_points: int | None, origin: float) -> dict | None:
     ordered = sorted(records, key=attrgetter("start_offset_s"))
     if max_points is not None:
         ordered = _downsample(ordered, max_points)
-    x = _column([r.start_offset_s for r in ordered], 3)
+    x = _column([r.start_offset_s - origin for r in ordered], 3)
     latency = _column([r.latency_s for r in ordered], 3)
     ok = [r.status == "success" for r in ordered]
     success = [v if good else None for good, v in zip(ok, latency)]
@@ -132,13 +142,18 @@ def _timeline(records: list[RequestRecord], max_points: int | None) -> dict | No
             {"label": "success", "color": SUCCESS_COLOR, "data": success},
             {"label": "failure", "color": FAILURE_COLOR, "data": failure},
         ],
-        "request start (s)",
+        START_LABEL,
         "latency (s)",
     )
 
 
-def _throughput(records: list[RequestRecord]) -> dict | None:
-    ends = [(math.floor(r.end_offset_s), r.ok) for r in records if math.isfinite(r.end_offset_s)]
+def _end_seconds(records: list[RequestRecord], origin: float) -> list[tuple[int, bool]]:
+    """(whole second of its end, from `origin`; ok) of each record that ended."""
+    return [(math.floor(r.end_offset_s - origin), r.ok) for r in records if math.isfinite(r.end_offset_s)]
+
+
+def _throughput(records: list[RequestRecord], origin: float) -> dict | None:
+    ends = _end_seconds(records, origin)
     if not ends:
         return None
     counts = Counter(ends)
@@ -150,8 +165,27 @@ def _throughput(records: list[RequestRecord]) -> dict | None:
             {"label": "succeeded", "color": SUCCESS_COLOR, "data": [counts.get((s, True), 0) for s in seconds]},
             {"label": "failed", "color": FAILURE_COLOR, "data": [counts.get((s, False), 0) for s in seconds]},
         ],
-        "request end (s)",
+        END_LABEL,
         "requests per second",
+    )
+
+
+def _failure_rate(records: list[RequestRecord], origin: float) -> dict | None:
+    """Failed requests as a percentage of those that ended in each second (by end offset);
+    no value for a second in which none ended."""
+    ends = _end_seconds(records, origin)
+    if not ends:
+        return None
+    counts = Counter(ends)
+    seconds = range(min(s for s, _ in ends), max(s for s, _ in ends) + 1)
+    ended = [counts.get((s, True), 0) + counts.get((s, False), 0) for s in seconds]
+    rate = [100.0 * counts.get((s, False), 0) / n if n else None for s, n in zip(seconds, ended)]
+    return _chart(
+        "steps",
+        list(seconds),
+        [{"label": "failed (%)", "color": FAILURE_COLOR, "data": _column(rate, 1)}],
+        END_LABEL,
+        "failed (% of requests ended)",
     )
 
 
@@ -159,32 +193,32 @@ def _mean_ms(values: tuple[float, ...]) -> float | None:
     return sum(values) * 1000 / len(values) if values else None
 
 
-def _tokens(records: list[RequestRecord]) -> dict | None:
+def _tokens(records: list[RequestRecord], origin: float) -> dict | None:
     streamed = sorted((r for r in records if r.ttft_s is not None or r.itl_s), key=attrgetter("start_offset_s"))
     return _chart(
         "points",
-        _column([r.start_offset_s for r in streamed], 3),
+        _column([r.start_offset_s - origin for r in streamed], 3),
         [
             {"label": "TTFT (ms)", "data": _column([None if r.ttft_s is None else r.ttft_s * 1000 for r in streamed], 1)},
             {"label": "mean ITL (ms)", "axis": "y2", "data": _column([_mean_ms(r.itl_s) for r in streamed], 2)},
         ],
-        "request start (s)",
+        START_LABEL,
         "TTFT (ms)",
         y2_label="mean ITL (ms)",
     )
 
 
-def _watcher(data: RunData) -> dict | None:
+def _watcher(data: RunData, origin: float) -> dict | None:
     samples = sorted(data.samples, key=attrgetter("offset_s"))
     # A failed scrape (up false) is a gap, never a zero.
     return _chart(
         "steps",
-        _column([s.offset_s for s in samples], 3),
+        _column([s.offset_s - origin for s in samples], 3),
         [
             {"label": "pending requests", "data": _column([s.pending_requests if s.up else None for s in samples], 3)},
             {"label": "active workers", "axis": "y2", "data": _column([s.active_workers if s.up else None for s in samples], 3)},
         ],
-        "offset (s)",
+        TIME_LABEL,
         "pending requests",
         y2_label="active workers",
     )
@@ -195,7 +229,7 @@ def _wide_chart(wide: pd.DataFrame, labels: dict, digits: int, y_label: str) -> 
     wide = wide.sort_index()
     x = _column(wide.index, 3)
     series = [{"label": labels.get(c, str(c)), "data": _column(wide[c], digits)} for c in wide.columns]
-    return _chart("steps", x, series, "offset (s)", y_label)
+    return _chart("steps", x, series, TIME_LABEL, y_label)
 
 
 def _device_rows(gpu: pd.DataFrame) -> pd.DataFrame:
@@ -249,10 +283,10 @@ def _process_charts(processes: pd.DataFrame) -> dict[str, dict | None]:
     }
 
 
-def _span(data: RunData, charts: dict[str, dict | None], recovery: list | None) -> list[float]:
-    points: list[float] = list(data.fault_offsets_s)
+def _span(data: RunData, charts: dict[str, dict | None], recovery: list | None, origin: float) -> list[float]:
+    points: list[float] = [f - origin for f in data.fault_offsets_s]
     for r in data.records:
-        points.extend((r.start_offset_s, r.end_offset_s))
+        points.extend((r.start_offset_s - origin, r.end_offset_s - origin))
     for spec in charts.values():
         if spec is not None:
             points.extend(v for v in (spec["x"][0], spec["x"][-1]) if v is not None)
@@ -274,30 +308,51 @@ def _fault_label(fault: Event) -> str:
     return " ".join(part for part in parts if part)
 
 
+def _shifted(frame: pd.DataFrame, origin: float) -> pd.DataFrame:
+    """A samples frame with its `offset_s` counted from `origin`."""
+    if frame.empty or "offset_s" not in frame:
+        return frame
+    return frame.assign(offset_s=pd.to_numeric(frame["offset_s"], errors="coerce") - origin)
+
+
+def _launch_band(data: RunData, origin: float) -> list[float] | None:
+    """From the first launch (or the run's start) to the load's start: the deployment coming up
+    and its warm-up, before time 0; None when the load's start is unknown."""
+    if data.manifest.load_started_offset_s is None:
+        return None
+    launches = [e.offset_s for e in data.events if e.kind == EventKind.LAUNCH]
+    return [_num(min(launches, default=0.0) - origin, 3), 0.0]
+
+
 def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = True) -> dict:
     """The JSON bundle of one run (see the module docstring). `full=False` gives only the
-    timeline (the group report's); `max_points` downsamples the timeline."""
-    faults = data.fault_offsets_s
+    timeline (the group report's); `max_points` downsamples the timeline. Times count from
+    the load's start (`manifest.load_started_offset_s`; from the run clock's origin when a
+    run predates it)."""
+    origin = data.manifest.load_started_offset_s or 0.0
+    faults = [f - origin for f in data.fault_offsets_s]
     recovery = outage = None
     if faults:
         summary = data.summary
         rt, cr = summary.recovery_time, summary.client_recovery_s
         recovery = [_num(faults[0], 3), None if rt is None else _num(faults[0] + rt, 3)]
         outage = [_num(faults[0], 3), None if rt is None or cr is None else _num(faults[0] + max(rt, cr), 3)]
-    charts: dict[str, dict | None] = {"timeline": _timeline(data.records, max_points)}
+    charts: dict[str, dict | None] = {"timeline": _timeline(data.records, max_points, origin)}
     if full:
-        charts["throughput"] = _throughput(data.records)
-        charts["tokens"] = _tokens(data.records)
-        charts["watcher"] = _watcher(data)
-        charts.update(_gpu_charts(data.gpu))
-        charts.update(_process_charts(data.processes))
+        charts["throughput"] = _throughput(data.records, origin)
+        charts["failure_rate"] = _failure_rate(data.records, origin)
+        charts["tokens"] = _tokens(data.records, origin)
+        charts["watcher"] = _watcher(data, origin)
+        charts.update(_gpu_charts(_shifted(data.gpu, origin)))
+        charts.update(_process_charts(_shifted(data.processes, origin)))
+    started_at = data.manifest.started_at
     return {
-        "span": _span(data, charts, recovery),
+        "span": _span(data, charts, recovery, origin),
         "faults": _column(faults, 3),
         "fault_labels": [_fault_label(e) for e in delivered_faults(data.events)],
         "recovery": recovery,
         "outage": outage,
+        "launch": _launch_band(data, origin),
+        "clock_origin": None if started_at is None else round(started_at + origin, 3),
         "charts": {name: spec for name, spec in charts.items() if spec is not None},
     }
-
-

@@ -25,7 +25,7 @@ import pandas as pd
 from faultsuite.layout import RunLayout
 from reports.charts import GROUP_TIMELINE_POINTS, chart_bundle, numeric
 from reports.glossary import glossary, spans
-from reports.results import MISSING, format_value
+from reports.results import MISSING, format_value, heading
 from reports.rundata import RunData, in_group_order
 from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, TrialStats, error_counts
 from reports.trials import TRIALS_COLUMNS, trials_row
@@ -50,6 +50,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     environment.globals["spans"] = spans  # for macros.html.j2's code_spans
+    environment.globals["heading"] = heading
     return environment
 
 
@@ -105,10 +106,15 @@ def _identity(data: RunData) -> list[tuple[str, str]]:
     else:
         seen = [r.end_offset_s for r in data.records] + [e.offset_s for e in data.events]
         duration = f"at least {_seconds(max(seen))} (no end recorded)" if seen else "unknown (no end recorded)"
+    load_started = MISSING
+    if m.started_at is not None and m.load_started_offset_s is not None:
+        at = datetime.fromtimestamp(m.started_at + m.load_started_offset_s).astimezone().isoformat(timespec="seconds")
+        load_started = f"{at}: time 0 of the charts, {_seconds(m.load_started_offset_s)} after the start"
     rows = [
         ("Deployment", m.deployment),
         ("Failure", m.failure),
         ("Started", started),
+        ("Load started", load_started),
         ("Duration", duration),
         ("Startup time", MISSING if m.startup_time_s is None else _seconds(m.startup_time_s)),
         ("SLA latency", f"{m.sla_latency_s:g} s"),
@@ -218,12 +224,42 @@ def _link(run: RunData, base: Path) -> str:
     return Path(os.path.relpath(RunLayout(run.run_dir).report.resolve(), base.resolve())).as_posix()
 
 
+#: The group report's comparison with the `none` run: each column with the baseline's column it
+#: is compared to. An After column is compared to the baseline's Before: a run without a fault
+#: has no after. Counts are left out: they follow each run's length, not the fault.
+BASELINE_OF = {
+    "Startup Time": "Startup Time",
+    "Latency Before": "Latency Before",
+    "Latency After": "Latency Before",
+    "Pending Before": "Pending Before",
+    "Pending After": "Pending Before",
+}
+
+
+def _cells(row: dict, baseline: dict | None) -> list[dict[str, str]]:
+    """Each summary cell of a group row, with its difference from the baseline's where both
+    are numbers (`BASELINE_OF`). Success and Failed carry their share of the run's requests:
+    the matrix's runs last a time, not a number of requests, so counts alone do not compare."""
+    total = (row["Success"] or 0) + (row["Failed"] or 0)
+    cells = []
+    for column in SUMMARY_COLUMNS[1:]:
+        value, base = row[column], None if baseline is None or column not in BASELINE_OF else baseline[BASELINE_OF[column]]
+        delta = f"{value - base:+.2f}" if isinstance(value, (int, float)) and isinstance(base, (int, float)) else ""
+        text = format_value(value)
+        if column in ("Success", "Failed") and total:
+            text += f" ({100 * value / total:.1f} %)"
+        cells.append({"text": text, "delta": delta})
+    return cells
+
+
 def render_group_report(runs: list[RunData], path: Path, trials: list[tuple[str, TrialStats]] | None = None) -> None:
     """Write the group's self-contained `group_report.html` to `path`: the summary table (each
     Failure cell links to its run's report, relative to `path.parent`), the verdict of each run
-    and one small timeline per run; runs ordered `none` first, then by failure. With `trials`
+    and one small timeline per run; runs ordered `none` first, then by failure, each with its
+    difference from the `none` run where it has one (`BASELINE_OF`). With `trials`
     (the runs are trials of one scenario), their spread comes first."""
     ordered = in_group_order(runs)
+    baseline = next((run.summary.row() for run in ordered if run.manifest.failure == "none"), None)
     entries = []
     for index, run in enumerate(ordered):
         row = run.summary.row()
@@ -232,7 +268,7 @@ def render_group_report(runs: list[RunData], path: Path, trials: list[tuple[str,
                 "index": index,
                 "failure": run.manifest.failure,
                 "link": _link(run, path.parent),
-                "cells": [format_value(row[c]) for c in SUMMARY_COLUMNS[1:]],
+                "cells": _cells(row, None if run.manifest.failure == "none" else baseline),
                 "verdict": verdict(run),
                 "requests": len(run.records),
             }
@@ -247,6 +283,7 @@ def render_group_report(runs: list[RunData], path: Path, trials: list[tuple[str,
             runs=entries,
             trials_columns=TRIALS_COLUMNS,
             trials=[trials_row(column, stats) for column, stats in trials or []],
+            has_baseline=baseline is not None and len(ordered) > 1,
             data_json=script_json({"runs": bundles}),
             **_page_assets(),
         )

@@ -12,11 +12,39 @@ from faultsuite.layout import RunLayout
 from faultsuite.manifest import RunManifest
 from reports.summary import ALL_COLUMNS, SUMMARY_COLUMNS, Summary, Value
 
-__all__ = ["GENERATOR_LAG_NOTE_S", "MISSING", "format_value", "run_notes", "write_summary", "summary_markdown"]
+__all__ = ["GENERATOR_LAG_NOTE_S", "MISSING", "UNITS", "format_value", "heading", "run_notes", "write_summary", "summary_markdown"]
 
 MISSING = "N/A"
 #: An open-loop generator this far behind its schedule did not offer the rate it was given.
 GENERATOR_LAG_NOTE_S = 0.05
+
+
+#: The unit of each summary column whose name does not give one: the report's headers show
+#: it ("Recovery Time (s)"); the CSV, JSON and terminal tables keep the reference's names.
+UNITS = {
+    "Startup Time": "s",
+    "Success": "requests",
+    "Failed": "requests",
+    "Latency Before": "s, mean",
+    "Latency After": "s, mean",
+    "Pending Before": "requests, mean",
+    "Pending After": "requests, mean",
+    "Violations Before": "requests",
+    "Violations After": "requests",
+    "Recovery Time": "s",
+    "Failed During Outage": "requests",
+    "Migrated Requests": "requests",
+    "Corrupt Outputs": "requests",
+    "Migrations Counted": "migrations",
+    "Bad Requests": "requests",
+    "In Flight Unfaulted Before": "requests, mean",
+    "In Flight Unfaulted During": "requests, mean",
+}
+
+
+def heading(column: str) -> str:
+    """A summary column's name with its unit, for the report's tables."""
+    return f"{column} ({UNITS[column]})" if column in UNITS else column
 
 
 def format_value(value: Value, decimals: int = 2) -> str:

@@ -4,6 +4,7 @@
  * A bundle (see reports/html.py, chart_bundle) is
  *   {span: [x0, x1], faults: [offset_s...], fault_labels: [text...],
  *    recovery: [start, end|null] | null, outage: [start, end|null] | null,
+ *    launch: [start, 0] | null, clock_origin: epoch seconds of time 0 | null,
  *    charts: {name: {kind: "points"|"steps"|"bars", x: [...], x_label, y_label, y2_label?,
  *                    series: [{label, color?, axis?: "y2", data: [...]}]}}}
  * and every element with data-chart="name" under the root gets that chart (its data-drawn
@@ -19,6 +20,7 @@
   var RECOVERY_FILL = "rgba(255, 165, 0, 0.14)";
   var OUTAGE_HATCH = "rgba(214, 39, 40, 0.22)";
   var RECOVERED_FILL = "rgba(44, 160, 44, 0.07)";
+  var LAUNCH_FILL = "rgba(127, 127, 127, 0.16)";
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
   function note(el, text) {
@@ -42,9 +44,10 @@
     });
   }
 
+  // A value for the legend; nothing at all where there is none (no placeholder dash).
   function fmt(v) {
     if (!isValue(v)) {
-      return "–";
+      return "";
     }
     var a = Math.abs(v);
     return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(3);
@@ -87,6 +90,13 @@
     return {
       drawClear: [
         function (u) {
+          var launch = bundle.launch ? band(u, bundle.launch[0], bundle.launch[1]) : null;
+          if (launch) {
+            u.ctx.save();
+            u.ctx.fillStyle = LAUNCH_FILL;
+            u.ctx.fillRect(launch.left, launch.top, launch.right - launch.left, launch.height);
+            u.ctx.restore();
+          }
           if (outage && isValue(outage[0])) {
             if (isValue(outage[1])) {
               var recovered = band(u, outage[1], null);
@@ -116,7 +126,7 @@
       ],
       draw: [
         function (u) {
-          labelFaults(u, faults, bundle.fault_labels || []);
+          labelOverlays(u, bundle);
         },
         function (u) {
           var b = u.bbox;
@@ -139,25 +149,45 @@
     };
   }
 
-  // Each fault's label at the top of its line, in the plot's own coordinates; staggered over
-  // three rows so that faults a moment apart stay readable. Redrawn with the plot (zoom).
-  function labelFaults(u, faults, labels) {
-    var old = u.over.querySelectorAll(".fault-label");
+  function overlayLabel(u, className, text, x, top) {
+    var label = document.createElement("div");
+    label.className = className;
+    label.textContent = text;
+    label.style.left = Math.round(x) + "px";
+    label.style.top = top + "px";
+    u.over.appendChild(label);
+  }
+
+  // Text over the plot, in its own coordinates, redrawn with it (zoom): each fault's label at
+  // the top of its line, staggered over three rows so that faults a moment apart stay
+  // readable, and the launch band's name at its foot.
+  function labelOverlays(u, bundle) {
+    var old = u.over.querySelectorAll(".fault-label, .phase-label");
     for (var i = 0; i < old.length; i++) {
       old[i].remove();
     }
-    faults.forEach(function (offset, k) {
+    var width = u.over.clientWidth;
+    var labels = bundle.fault_labels || [];
+    (bundle.faults || []).forEach(function (offset, k) {
       var x = u.valToPos(offset, "x");
-      if (!labels[k] || x < 0 || x > u.over.clientWidth) {
-        return;
+      if (labels[k] && x >= 0 && x <= width) {
+        overlayLabel(u, "fault-label", labels[k], x + 3, 2 + (k % 3) * 14);
       }
-      var label = document.createElement("div");
-      label.className = "fault-label";
-      label.textContent = labels[k];
-      label.style.left = Math.round(x + 3) + "px";
-      label.style.top = 2 + (k % 3) * 14 + "px";
-      u.over.appendChild(label);
     });
+    if (bundle.launch) {
+      var start = Math.max(0, u.valToPos(bundle.launch[0], "x"));
+      if (u.valToPos(bundle.launch[1], "x") - start > 40) {
+        overlayLabel(u, "phase-label", "launch and warm-up", start + 3, u.over.clientHeight - 16);
+      }
+    }
+  }
+
+  // " at HH:MM:SS" (local time) of run time `v`, when the bundle knows the clock of time 0.
+  function wallClock(origin, v) {
+    if (!isValue(origin) || !isValue(v)) {
+      return "";
+    }
+    return " at " + new Date((origin + v) * 1000).toTimeString().slice(0, 8);
   }
 
   // The full view is the run's span, not just this chart's data, so charts line up. A chart is
@@ -218,7 +248,14 @@
     var height = opts.height || 260;
     var width = Math.max(el.clientWidth || 0, 320);
     var data = [spec.x];
-    var series = [{ label: spec.x_label || "offset (s)", value: function (u, v) { return fmt(v); } }];
+    var series = [
+      {
+        label: spec.x_label || "time (s)",
+        value: function (u, v) {
+          return fmt(v) + wallClock(bundle.clock_origin, v);
+        },
+      },
+    ];
     var usesY2 = false;
     spec.series.forEach(function (s, i) {
       series.push(seriesOptions(spec, s, i, opts));
@@ -226,7 +263,7 @@
       usesY2 = usesY2 || s.axis === "y2";
     });
     var axes = [
-      { label: spec.x_label || "offset (s)", labelSize: 20, size: 36 },
+      { label: spec.x_label || "time (s)", labelSize: 20, size: 36 },
       { label: spec.y_label || "", scale: "y", labelSize: 20 },
     ];
     var scales = { x: { time: false, range: xRange(bundle.span) }, y: { range: yRange } };
@@ -310,6 +347,8 @@
       try {
         var chart = makeChart(el, spec, bundle, opts, group);
         el.setAttribute("data-drawn", spec.kind);
+        el.uplot = chart; // for the console and the browser tests: scales, posToVal
+
         made.push({ el: el, chart: chart });
         if (group) {
           group.charts.push(chart);

@@ -15,7 +15,7 @@ import yaml
 
 from deployments.models import DEPLOYMENTS_DIR
 from deployments.sim.engine import EngineTiming, expected_latency_s
-from tests.browser import open_report
+from tests.browser import offline_page, open_report
 from tests.e2e.harness import (
     engine_timing,
     kill_tagged,
@@ -176,10 +176,33 @@ def test_the_process_sampler_follows_every_replica_and_the_replacement(agg_dp4_r
 def test_the_report_opens_offline_in_chromium_with_every_chart_drawn(agg_dp4_run, tmp_path):
     check = open_report(agg_dp4_run.run_dir / "report.html", screenshot=tmp_path / "report.png")
     assert check.problems() == []
-    # Timeline, per-second outcomes, TTFT/ITL, watcher, process CPU and RSS; no GPU here.
-    assert len(check.canvases) == 6, [c.describe() for c in check.canvases]
+    # Timeline, per-second outcomes, failure rate, TTFT/ITL, watcher, process CPU and RSS; no GPU here.
+    assert len(check.canvases) == 7, [c.describe() for c in check.canvases]
     assert check.blank_canvases == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_the_reports_time_0_is_the_loads_start_and_the_fault_line_is_at_fault_at(agg_dp4_run, tmp_path):
+    fault_at = float(AGG_DP4_RUN[AGG_DP4_RUN.index("--fault-at") + 1])
+    with offline_page() as page:
+        check = page.open(agg_dp4_run.run_dir / "report.html")
+        check.screenshot(tmp_path / "time-axes.png")
+        assert check.problems() == []
+        seen = page.page.evaluate(
+            """() => {
+                 const el = document.querySelector('[data-chart="timeline"]');
+                 const label = el.querySelector('.fault-label');
+                 return {x_min: el.uplot.scales.x.min, label: label.textContent,
+                         fault_at: el.uplot.posToVal(parseFloat(label.style.left) - 3, "x"),
+                         launch: el.querySelector('.phase-label') && el.querySelector('.phase-label').textContent};
+               }"""
+        )
+    # The fault fired on schedule, within a few ms: its line is drawn at --fault-at.
+    assert seen["fault_at"] == pytest.approx(fault_at, abs=0.1)
+    assert seen["x_min"] < 0 and seen["launch"] == "launch and warm-up"  # the launch, before time 0
+    (fault,) = [e for e in agg_dp4_run.events if e["kind"] == "fault"]
+    assert seen["label"] == f"decode_worker_{fault['replica']} SIGKILL pid {fault['pid']}"
 
 
 def test_the_watcher_samples_pending_requests_and_active_workers(agg_dp4_run):

@@ -3,7 +3,7 @@ the pages' behaviour in Chromium is checked elsewhere)."""
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -229,6 +229,13 @@ def test_requests_per_second_bucket_by_end_offset(tmp_path):
     assert [s["data"] for s in chart["series"]] == [[1, 1, 1], [1, 0, 0]]
 
 
+def test_the_failure_rate_is_the_percentage_of_requests_ended_each_second_that_failed(tmp_path):
+    records = [record(0.1, 0.5), record(0.2, 1.0), record(0.3, 0.2, ok=False), record(2.5, 0.1), record(4.1, 0.1, ok=False)]
+    chart = embedded(render(make_run(tmp_path, records=records)))["charts"]["failure_rate"]
+    assert (chart["kind"], chart["x"]) == ("steps", [0, 1, 2, 3, 4])
+    assert chart["series"][0]["data"] == [50.0, 0.0, 0.0, None, 100.0]
+
+
 def test_ttft_and_itl_are_plotted_per_request_in_ms(tmp_path):
     html = render(make_run(tmp_path))
     tokens = embedded(html)["charts"]["tokens"]
@@ -410,3 +417,44 @@ def test_the_report_ends_with_the_glossary_of_the_summarys_own_definitions(tmp_p
     assert "<dt>Recovery Time</dt><dd>the instances (component, replica) faulted at the first fault time" in glossary_html
     assert "<dt>Silent Stall (s)</dt>" in glossary_html and "<h3>Windows (three, around the fault" in glossary_html
     assert "<code>latency_s</code>" in glossary_html and "`" not in glossary_html
+
+
+def test_times_count_from_the_loads_start_with_the_launch_before_zero(tmp_path):
+    run = make_run(tmp_path)
+    started_at_4 = replace(run, manifest=replace(run.manifest, load_started_offset_s=4.0))
+    html = render(started_at_4)
+    data = embedded(html)
+    assert data["faults"] == [6.0] and data["recovery"] == [6.0, 12.1]
+    assert data["launch"] == [-9.0, 0.0]  # the first launch was at -5.0 on the run clock
+    assert data["clock_origin"] == T0 + 4.0
+    assert data["charts"]["watcher"]["x"][:2] == [-4.0, -3.0]
+    assert data["charts"]["timeline"]["x_label"] == "request start (s from load start)"
+    assert "time 0 of the charts, 4.0 s after the start" in html
+
+
+def test_a_run_from_before_the_load_start_was_recorded_keeps_the_run_clock(tmp_path):
+    data = embedded(render(make_run(tmp_path)))
+    assert data["faults"] == [10.0] and data["launch"] is None
+
+
+def test_the_group_report_gives_each_rows_difference_from_the_baseline(tmp_path):
+    path, runs = group(tmp_path)
+    render_group_report(runs, path)
+    html = path.read_text(encoding="utf-8")
+    rows = html.split('class="summary"')[1].split("</table>")[0].split("<tr>")[2:]
+    none, decode_worker = rows[0], rows[1]
+    assert 'class="delta"' not in none
+    baseline = next(r for r in runs if r.manifest.failure == "none").summary
+    faulted = next(r for r in runs if r.manifest.failure == "decode_worker").summary
+    latency_after = f"{faulted.latency_after:.2f} <span class=\"delta\">({faulted.latency_after - baseline.latency_before:+.2f})</span>"
+    assert latency_after in decode_worker
+    assert "difference from the <code>none</code> run" in html
+
+
+def test_the_group_report_gives_success_and_failed_as_shares_of_each_runs_requests(tmp_path):
+    path, runs = group(tmp_path)
+    render_group_report(runs, path)
+    html = path.read_text(encoding="utf-8")
+    summary = next(r for r in runs if r.manifest.failure == "decode_worker").summary
+    total = summary.success + summary.failed
+    assert f"<td class=\"num\">{summary.failed} ({100 * summary.failed / total:.1f} %)</td>" in html

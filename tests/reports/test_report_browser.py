@@ -13,8 +13,9 @@ from reports.render import render_group, render_run
 
 pytestmark = pytest.mark.browser
 
-#: Timeline, outcomes per second, TTFT/ITL, watcher, GPU utilisation, GPU memory, process CPU, RSS.
-CHARTS_OF_A_FULL_RUN = 8
+#: Timeline, outcomes per second, failure rate, TTFT/ITL, watcher, GPU utilisation, GPU memory,
+#: process CPU, RSS.
+CHARTS_OF_A_FULL_RUN = 9
 
 
 def test_a_run_with_gpu_samples_draws_every_chart(offline_page, tmp_path):
@@ -70,7 +71,7 @@ def test_gauges_are_drawn_as_steps_and_requests_as_points(offline_page, tmp_path
         "() => Object.fromEntries([...document.querySelectorAll('[data-chart]')].map(e => [e.dataset.chart, e.dataset.drawn]))"
     )
     assert drawn["timeline"] == "points" and drawn["throughput"] == "bars"
-    for gauge in ("watcher", "gpu_util", "gpu_memory", "process_cpu", "process_rss"):
+    for gauge in ("failure_rate", "watcher", "gpu_util", "gpu_memory", "process_cpu", "process_rss"):
         assert drawn[gauge] == "steps", (gauge, drawn)
 
 
@@ -83,3 +84,15 @@ def test_the_glossary_is_shown_with_every_definition(offline_page, tmp_path):
     terms = offline_page.page.locator("#glossary dt")
     assert terms.count() == sum(len(section.entries) for section in glossary())
     assert "Recovery Time" in terms.all_inner_texts() and offline_page.page.locator("#glossary").is_visible()
+
+
+def test_legends_read_without_placeholder_dashes_in_a_static_view(offline_page, tmp_path):
+    run_dir = tmp_path / "agg-dp4" / "decode_worker"
+    write_synthetic_run(run_dir, clients=10, requests_per_client=10)
+    render_run(run_dir)
+    check = offline_page.open(run_dir / "report.html")
+    check.screenshot(tmp_path / "legends.png")
+    legends = offline_page.page.locator(".u-legend").all_inner_texts()
+    assert len(legends) == CHARTS_OF_A_FULL_RUN
+    assert [text for text in legends if "–" in text or "—" in text] == []
+    assert all("success" in text for text in legends[:1])

@@ -2,11 +2,11 @@
 
 import csv
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
-from reports.results import summary_markdown, write_summary
-from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, Summary
+from reports.results import heading, summary_markdown, write_summary
+from reports.summary import ALL_COLUMNS, EXTRA_COLUMNS, SUMMARY_COLUMNS, Summary
 
 CSV_HEADER_START = (
     "Failure,Startup Time,Success,Failed,Latency Before,Latency After,Pending Before,"
@@ -134,3 +134,10 @@ def test_markdown_leaves_out_the_extra_columns():
 def test_markdown_title_is_a_heading_above_the_table():
     lines = summary_markdown([SUMMARY.row()], title="agg-vllm").splitlines()
     assert lines[:3] == ["### agg-vllm", "", "| " + " | ".join(SUMMARY_COLUMNS) + " |"]
+
+
+def test_every_numeric_column_has_a_unit_in_the_reports_heading():
+    numeric = [column for column, f in zip(ALL_COLUMNS, fields(Summary)) if "float" in str(f.type) or "int" in str(f.type)]
+    assert len(numeric) > 40
+    assert [column for column in numeric if not heading(column).endswith(")")] == []
+    assert heading("Recovery Time") == "Recovery Time (s)" and heading("TTFT p50 Before (ms)") == "TTFT p50 Before (ms)"
