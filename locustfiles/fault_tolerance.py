@@ -157,8 +157,11 @@ def _start_run(environment, **_kwargs) -> None:
     except ConfigError as exc:
         log.error("%s", exc)
         controller.config_error = str(exc)
-        environment.process_exit_code = 2
-        gevent.spawn(environment.runner.quit)
+        if controller.headless:
+            environment.process_exit_code = 2
+            gevent.spawn(environment.runner.quit)
+        else:  # the web UI stays up for the next Start; its Chaos tab says why this one failed
+            gevent.spawn(environment.runner.stop)
         return
     controller.config_error = None
     controller.current = run

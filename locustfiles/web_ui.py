@@ -190,7 +190,7 @@ def options_with_form(parsed: Namespace, form) -> Namespace:
     """The options a Start would run with: those parsed, with the suite's own fields of the
     form over them, as text (the scenario reads numbers from text; Locust posts a flag as
     "true" or "false")."""
-    ours = option_defaults()
+    ours = {**option_defaults(), "host": ""}  # Locust's own host field says where load goes too
     merged = dict(vars(parsed))
     for key, value in form.items():
         if key in ours:

@@ -21,6 +21,7 @@ from chaos.models import load_catalogue
 from deployments.models import available_deployments
 from locustfiles import web_ui as suite_ui
 from locustfiles.options import add_options
+from deployments.ports import free_port
 from tests.e2e.harness import (
     page_text,
     web_ui_running,
@@ -330,3 +331,19 @@ def test_a_start_with_a_bad_failure_is_refused_at_once_and_shown_in_the_chaos_ta
     answer = post(base, "/swarm", {**swarm_form("none", clients=1, requests_per_client=1), "results_dir": str(used)})
     assert answer["success"] is False and "already holds files" in answer["message"]
     assert chaos_rows(base)[0]["detail"] == answer["message"]
+
+
+def test_a_start_that_fails_its_checks_after_the_form_leaves_the_ui_up_and_says_why(web_ui, tmp_path):
+    base, _, _, ui_pid = web_ui
+    closed = free_port()  # nothing listens there
+    form = {**swarm_form("none", clients=1, requests_per_client=1), "deployment": "", "host": f"http://127.0.0.1:{closed}"}
+    assert post(base, "/swarm", form)["success"] is True  # the form itself is fine
+    refused = wait_for(lambda: [r for r in chaos_rows(base) if r["state"] == "refused"], 30)
+    assert refused and refused[0]["detail"].startswith(f"--host http://127.0.0.1:{closed}: endpoint unreachable")
+    time.sleep(1.0)
+    assert psutil.pid_exists(ui_pid) and page_text(base + "/") is not None
+    # And the next Start runs.
+    run_dir = tmp_path / "next"
+    assert post(base, "/swarm", {**swarm_form("none", clients=1, requests_per_client=2), "results_dir": str(run_dir)})["success"] is True
+    assert wait_for(lambda: (run_dir / "summary.json").is_file(), 90), "the next Start did not run"
+    assert [r["state"] for r in chaos_rows(base) if r["what"] == "run"] != ["refused"]
