@@ -283,8 +283,8 @@ def _process_charts(processes: pd.DataFrame) -> dict[str, dict | None]:
     }
 
 
-def _span(data: RunData, charts: dict[str, dict | None], recovery: list | None, origin: float) -> list[float]:
-    points: list[float] = [f - origin for f in data.fault_offsets_s]
+def _span(data: RunData, charts: dict[str, dict | None], recovery: list | None, launch: list | None, origin: float) -> list[float]:
+    points: list[float] = [f - origin for f in data.fault_offsets_s] + (launch or [])
     for r in data.records:
         points.extend((r.start_offset_s - origin, r.end_offset_s - origin))
     for spec in charts.values():
@@ -346,13 +346,14 @@ def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = T
         charts.update(_gpu_charts(_shifted(data.gpu, origin)))
         charts.update(_process_charts(_shifted(data.processes, origin)))
     started_at = data.manifest.started_at
+    launch = _launch_band(data, origin)
     return {
-        "span": _span(data, charts, recovery, origin),
+        "span": _span(data, charts, recovery, launch, origin),
         "faults": _column(faults, 3),
         "fault_labels": [_fault_label(e) for e in delivered_faults(data.events)],
         "recovery": recovery,
         "outage": outage,
-        "launch": _launch_band(data, origin),
+        "launch": launch,
         "clock_origin": None if started_at is None else round(started_at + origin, 3),
         "charts": {name: spec for name, spec in charts.items() if spec is not None},
     }

@@ -21,7 +21,8 @@ VLLM::Worker, serving the project's tiny Llama), under the seed's failures, 4 cl
 - decode_worker_sigterm (SIGTERM the whole process group, as systemd stops a unit): the
   engine gets the signal too and shuts down with the server, so even with the drain timeout
   the streams still running fail, 2.4 to 2.9 s after the signal (one that was about to end
-  within 10 ms of it completed).
+  within 10 ms of it completed), or, in the same race as without a drain, hang with no more
+  data until their clients give up (one stream of one CI run).
 - engine on vllm-cpu-dp2 (two servers behind the embedded frontend and processor): only the
   streams on the killed engine's server fail, and a request sent there in the instant before
   its /health turned 503; the other server serves everything until the restarted one is back.
@@ -210,7 +211,11 @@ def test_a_sigterm_to_the_whole_group_fails_the_streams_in_flight_despite_the_sh
     running_on = in_flight_at(result, signalled + 0.1)
     assert running_on
     for record in running_on:
-        assert record["status"] == "failure" and record["error_kind"] in ("stream_error", "http_status"), record
+        # Failed inside the stream, or, when the engine went before the server could say so,
+        # hung with no more data until its client gave up (one in a CI run, as without a drain).
+        assert record["status"] == "failure" and record["error_kind"] in ("stream_error", "http_status", "timeout"), record
+        if record["error_kind"] == "timeout":
+            assert record["latency_s"] >= REQUEST_TIMEOUT_S
 
 
 def test_behind_a_router_an_engine_kill_costs_only_the_streams_on_its_server_while_the_other_serves(vllm, tmp_path_factory):

@@ -426,6 +426,7 @@ def test_times_count_from_the_loads_start_with_the_launch_before_zero(tmp_path):
     data = embedded(html)
     assert data["faults"] == [6.0] and data["recovery"] == [6.0, 12.1]
     assert data["launch"] == [-9.0, 0.0]  # the first launch was at -5.0 on the run clock
+    assert data["span"][0] == -9.0  # the charts' full view shows it
     assert data["clock_origin"] == T0 + 4.0
     assert data["charts"]["watcher"]["x"][:2] == [-4.0, -3.0]
     assert data["charts"]["timeline"]["x_label"] == "request start (s from load start)"
