@@ -55,6 +55,20 @@ class FaultScheduler:
         pending = [at for at, greenlet in self._scheduled if not greenlet.dead and at > now]
         return None if not pending else min(pending) - now
 
+    def _not_applicable(self, injection: Injection, outcome: FaultOutcome, why: str, scheduled_offset_s: float | None) -> None:
+        """Log and record that `injection` could not act as asked: not at all, or on fewer
+        targets than it asked for (`outcome`), and `why`."""
+        log.warning("failure %s %s: %s", self.name, outcome, why)
+        self.deployment.events.emit(
+            EventKind.NOT_APPLICABLE,
+            component=injection.target.role,
+            signal=injection.signal_name,
+            outcome=outcome,
+            scheduled_offset_s=scheduled_offset_s,
+            detail=f"failure {self.name}: {why}",
+            failure=self.name,
+        )
+
     def _run(self, injection: Injection, scheduled_offset_s: float) -> None:
         gevent.sleep(max(0.0, scheduled_offset_s - self.clock.offset()))
         self.inject(injection, scheduled_offset_s)
@@ -63,29 +77,11 @@ class FaultScheduler:
         """Resolve the injection's targets now and apply its kind to them."""
         resolution = resolve(self.deployment, injection)
         if not resolution.targets:
-            log.warning("failure %s not applicable: %s", self.name, resolution.not_applicable)
-            self.deployment.events.emit(
-                EventKind.NOT_APPLICABLE,
-                component=injection.target.role,
-                signal=injection.signal_name,
-                outcome=FaultOutcome.NOT_APPLICABLE,
-                scheduled_offset_s=scheduled_offset_s,
-                detail=f"failure {self.name}: {resolution.not_applicable}",
-                failure=self.name,
-            )
+            self._not_applicable(injection, FaultOutcome.NOT_APPLICABLE, resolution.not_applicable, scheduled_offset_s)
             return
         found = len(resolution.targets)
         if found < injection.count and not injection.count_is_a_ceiling:
             # It still fires, on what there is; but the run must not pass for what was asked.
             what = f"{injection.count} {injection.target.describe()} asked for, {found} found; {found} hit"
-            log.warning("failure %s %s", self.name, what)
-            self.deployment.events.emit(
-                EventKind.NOT_APPLICABLE,
-                component=injection.target.role,
-                signal=injection.signal_name,
-                outcome=FaultOutcome.FEWER_TARGETS,
-                scheduled_offset_s=scheduled_offset_s,
-                detail=f"failure {self.name}: {what}",
-                failure=self.name,
-            )
+            self._not_applicable(injection, FaultOutcome.FEWER_TARGETS, what, scheduled_offset_s)
         injection.apply(resolution.targets, FaultContext(self.name, self.deployment, scheduled_offset_s, self.proofs))

@@ -147,17 +147,19 @@ def _timeline(records: list[RequestRecord], max_points: int | None, origin: floa
     )
 
 
-def _end_seconds(records: list[RequestRecord], origin: float) -> list[tuple[int, bool]]:
-    """(whole second of its end, from `origin`; ok) of each record that ended."""
-    return [(math.floor(r.end_offset_s - origin), r.ok) for r in records if math.isfinite(r.end_offset_s)]
+def _by_end_second(records: list[RequestRecord], origin: float) -> tuple[range, Counter] | None:
+    """The whole seconds (from `origin`) from the first request's end to the last's, and how
+    many requests ended in each, by (second, ok); None when none ended."""
+    ends = [(math.floor(r.end_offset_s - origin), r.ok) for r in records if math.isfinite(r.end_offset_s)]
+    if not ends:
+        return None
+    return range(min(s for s, _ in ends), max(s for s, _ in ends) + 1), Counter(ends)
 
 
 def _throughput(records: list[RequestRecord], origin: float) -> dict | None:
-    ends = _end_seconds(records, origin)
-    if not ends:
+    if (ended := _by_end_second(records, origin)) is None:
         return None
-    counts = Counter(ends)
-    seconds = range(min(s for s, _ in ends), max(s for s, _ in ends) + 1)
+    seconds, counts = ended
     return _chart(
         "bars",
         list(seconds),
@@ -173,11 +175,9 @@ def _throughput(records: list[RequestRecord], origin: float) -> dict | None:
 def _failure_rate(records: list[RequestRecord], origin: float) -> dict | None:
     """Failed requests as a percentage of those that ended in each second (by end offset);
     no value for a second in which none ended."""
-    ends = _end_seconds(records, origin)
-    if not ends:
+    if (ended_by_second := _by_end_second(records, origin)) is None:
         return None
-    counts = Counter(ends)
-    seconds = range(min(s for s, _ in ends), max(s for s, _ in ends) + 1)
+    seconds, counts = ended_by_second
     ended = [counts.get((s, True), 0) + counts.get((s, False), 0) for s in seconds]
     rate = [100.0 * counts.get((s, False), 0) / n if n else None for s, n in zip(seconds, ended)]
     return _chart(

@@ -4,6 +4,8 @@ The run here is synthetic (the benchmark's generator), so it has what this machi
 produce: GPU rows, with a process holding memory. The e2e tests open a real run's report.
 """
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks.synthetic_run import write_synthetic_run
@@ -16,6 +18,15 @@ pytestmark = pytest.mark.browser
 #: Timeline, outcomes per second, failure rate, TTFT/ITL, watcher, GPU utilisation, GPU memory,
 #: process CPU, RSS.
 CHARTS_OF_A_FULL_RUN = 9
+
+
+@pytest.fixture
+def small_run(tmp_path) -> Path:
+    """A synthetic run of 10 clients × 10 requests, its report rendered: its directory."""
+    run_dir = tmp_path / "agg-dp4" / "decode_worker"
+    write_synthetic_run(run_dir, clients=10, requests_per_client=10)
+    render_run(run_dir)
+    return run_dir
 
 
 def test_a_run_with_gpu_samples_draws_every_chart(offline_page, tmp_path):
@@ -49,23 +60,17 @@ def test_an_interrupted_run_with_no_records_opens_cleanly(offline_page, tmp_path
     assert check.canvases == []
 
 
-def test_each_fault_line_is_labelled_with_its_instance_signal_and_pid(offline_page, tmp_path):
-    run_dir = tmp_path / "agg-dp4" / "decode_worker"
-    write_synthetic_run(run_dir, clients=10, requests_per_client=10)
-    render_run(run_dir)
-    faults = [e for e in read_events(run_dir / "events.csv") if e.delivered_fault]
-    check = offline_page.open(run_dir / "report.html")
+def test_each_fault_line_is_labelled_with_its_instance_signal_and_pid(offline_page, small_run, tmp_path):
+    faults = [e for e in read_events(small_run / "events.csv") if e.delivered_fault]
+    check = offline_page.open(small_run / "report.html")
     check.screenshot(tmp_path / "labelled-faults.png")
     assert check.problems() == []
     labels = offline_page.page.locator('[data-chart="timeline"] .fault-label').all_inner_texts()
     assert labels == [f"{f.instance} {f.signal} pid {f.pid}" for f in faults] and labels
 
 
-def test_gauges_are_drawn_as_steps_and_requests_as_points(offline_page, tmp_path):
-    run_dir = tmp_path / "agg-dp4" / "decode_worker"
-    write_synthetic_run(run_dir, clients=10, requests_per_client=10)
-    render_run(run_dir)
-    check = offline_page.open(run_dir / "report.html")
+def test_gauges_are_drawn_as_steps_and_requests_as_points(offline_page, small_run):
+    check = offline_page.open(small_run / "report.html")
     assert check.problems() == []
     drawn = offline_page.page.evaluate(
         "() => Object.fromEntries([...document.querySelectorAll('[data-chart]')].map(e => [e.dataset.chart, e.dataset.drawn]))"
@@ -75,22 +80,16 @@ def test_gauges_are_drawn_as_steps_and_requests_as_points(offline_page, tmp_path
         assert drawn[gauge] == "steps", (gauge, drawn)
 
 
-def test_the_glossary_is_shown_with_every_definition(offline_page, tmp_path):
-    run_dir = tmp_path / "agg-dp4" / "decode_worker"
-    write_synthetic_run(run_dir, clients=10, requests_per_client=10)
-    render_run(run_dir)
-    check = offline_page.open(run_dir / "report.html")
+def test_the_glossary_is_shown_with_every_definition(offline_page, small_run):
+    check = offline_page.open(small_run / "report.html")
     assert check.problems() == []
     terms = offline_page.page.locator("#glossary dt")
     assert terms.count() == sum(len(section.entries) for section in glossary())
     assert "Recovery Time" in terms.all_inner_texts() and offline_page.page.locator("#glossary").is_visible()
 
 
-def test_legends_read_without_placeholder_dashes_in_a_static_view(offline_page, tmp_path):
-    run_dir = tmp_path / "agg-dp4" / "decode_worker"
-    write_synthetic_run(run_dir, clients=10, requests_per_client=10)
-    render_run(run_dir)
-    check = offline_page.open(run_dir / "report.html")
+def test_legends_read_without_placeholder_dashes_in_a_static_view(offline_page, small_run, tmp_path):
+    check = offline_page.open(small_run / "report.html")
     check.screenshot(tmp_path / "legends.png")
     legends = offline_page.page.locator(".u-legend").all_inner_texts()
     assert len(legends) == CHARTS_OF_A_FULL_RUN
