@@ -16,8 +16,9 @@ packages), as measured on Dynamo 1.6.1 with its mocker, 4 clients streaming:
 - NATS down 10 s: every request sent meanwhile hangs until Dynamo gives up on it (about 10 s,
   a 503), then a few get an immediate 503 ("not ready") until the workers are registered
   again, about 3 s after NATS is back. Streams in flight at the kill finish.
-- NATS stopped 10 s (SIGSTOP): nothing fails; each request sent meanwhile waits, and finishes
-  just after SIGCONT.
+- NATS stopped 6 s (SIGSTOP): nothing fails; each request sent meanwhile waits, and finishes
+  just after SIGCONT. A stop as long as Dynamo's 10 s wait for a reply races it: stopped 10 s,
+  a request sent just after the SIGSTOP failed (a 503) in one CI run.
 """
 
 import shutil
