@@ -70,13 +70,16 @@ METRICS: dict[str, tuple[str, Callable[[Summary], float | None]]] = {
     "recovery_time_s": ("Recovery Time (s)", lambda s: s.recovery_time),
     "latency_ratio": ("Latency After / Latency Before", _latency_ratio),
     "violations_after": ("SLA violations after the fault", lambda s: s.violations_after),
-    "client_recovery_s": ("client-observed recovery (s)", lambda s: s.client_recovery_s),
+    "client_outage_s": ("client-visible outage (s)", lambda s: s.client_outage_s),
     "bad_rejected_pct": ("percent of bad requests answered with a 4xx", lambda s: s.bad_requests_rejected_pct),
     "bad_reject_max_s": ("slowest rejection of a bad request (s)", lambda s: s.bad_request_max_reject_s),
     "rss_growth_mib_per_min": ("largest memory growth of a component (MiB/min)", lambda s: s.max_rss_growth_mib_per_min),
     "cascade_ratio": ("In Flight Unfaulted During / Before", _cascade_ratio),
     "silent_stall_s": ("longest time health said ok while nothing was served (s)", lambda s: s.silent_stall_s),
 }
+
+#: Former metric names, still read: Client Outage was called Client Recovery.
+ALIASES = {"client_recovery_s": "client_outage_s"}
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -180,6 +183,7 @@ def parse_expectation(line: str, source: str = "--expect") -> "Expectation | Log
     if match is None:
         raise ConfigError(f"{source}: cannot read {line.strip()!r}; expected METRIC OP NUMBER (e.g. 'failed <= 2') or no_errors")
     metric, statistic, op, number = match.groups()
+    metric = ALIASES.get(metric, metric)
     if metric not in METRICS:
         raise ConfigError(f"{source}: unknown metric {metric!r} in {line.strip()!r}; known: {', '.join(METRICS)}")
     if statistic is not None and statistic not in TRIAL_STATISTICS:

@@ -159,7 +159,7 @@ def add_options(parser) -> None:
         default="",
         help="what the run must meet, ';'-separated: e.g. 'failed <= 2; recovery_time_s <= 10' or 'no_errors' "
         "(metrics: failed, failed_pct, success_rate_pct, recovery_time_s, latency_ratio, violations_after, "
-        "client_recovery_s, bad_rejected_pct, bad_reject_max_s, rss_growth_mib_per_min, cascade_ratio), or no_log \"REGEX\" over the "
+        "client_outage_s, bad_rejected_pct, bad_reject_max_s, rss_growth_mib_per_min, cascade_ratio), or no_log \"REGEX\" over the "
         "components' logs; any unmet gives exit code 1",
     )
     parser.add_argument(

@@ -5,7 +5,7 @@ Each trial is a child `locust` process with the same command line, writing into
 The group directory is `--results-dir`, or `results/<deployment>/<failure>-trials-<stamp>`.
 When the trials are done the group is rendered (`group_summary.*`, `group_report.html`) with
 the trials summary (`trials_summary.*`: mean, min, max, p95 and 95% interval of Failed,
-Recovery Time and Client Recovery), and expectations over the trials
+Recovery Time and Client Outage), and expectations over the trials
 (`recovery_time_s.p95 <= 10`) are checked. SIGINT or SIGTERM ends the trial under way cleanly
 (it is forwarded) and starts no other.
 

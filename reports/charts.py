@@ -5,7 +5,11 @@ A bundle is:
     {"span": [x0, x1],                   # the run's time span (s): every time chart's full view
      "faults": [offset_s, ...],          # every delivered fault, drawn as a vertical line
      "fault_labels": [str, ...],         # each fault's instance, signal (or kind) and pid, on its line
-     "recovery": [start, end] | null,    # first fault → first fault + Recovery Time (end null: to the end)
+     "recovery": [start, end] | null,    # process recovery: first fault → first fault + Recovery Time
+                                         # (end null: to the end)
+     "client_outage": [start, end] | null,  # client outage: first failure after the fault → first
+                                         # fault + Client Outage (end null: to the end); null when
+                                         # nothing failed after the fault
      "outage": [start, end] | null,      # the Outage window of the summary (end null: to the end);
                                          # before it is Pre-Fault, after it Recovered
      "launch": [start, 0] | null,        # the launch and warm-up, before the load's start
@@ -324,6 +328,15 @@ def _launch_band(data: RunData, origin: float) -> list[float] | None:
     return [_num(min(launches, default=0.0) - origin, 3), 0.0]
 
 
+def _client_outage_band(fault: float, first_failure_s: float | None, client_outage_s: float | None) -> list | None:
+    """From the first failure after the fault until the clients were served again (to the end,
+    None, when they never were); None when nothing failed after the fault."""
+    if first_failure_s is None or client_outage_s == 0.0:
+        return None
+    end = None if client_outage_s is None else _num(fault + client_outage_s, 3)
+    return [_num(fault + first_failure_s, 3), end]
+
+
 def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = True) -> dict:
     """The JSON bundle of one run (see the module docstring). `full=False` gives only the
     timeline (the group report's); `max_points` downsamples the timeline. Times count from
@@ -331,12 +344,13 @@ def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = T
     run predates it)."""
     origin = data.manifest.load_started_offset_s or 0.0
     faults = [f - origin for f in data.fault_offsets_s]
-    recovery = outage = None
+    recovery = outage = client_outage = None
     if faults:
         summary = data.summary
-        rt, cr = summary.recovery_time, summary.client_recovery_s
+        rt, co = summary.recovery_time, summary.client_outage_s
         recovery = [_num(faults[0], 3), None if rt is None else _num(faults[0] + rt, 3)]
-        outage = [_num(faults[0], 3), None if rt is None or cr is None else _num(faults[0] + max(rt, cr), 3)]
+        outage = [_num(faults[0], 3), None if rt is None or co is None else _num(faults[0] + max(rt, co), 3)]
+        client_outage = _client_outage_band(faults[0], summary.time_to_first_failure_s, co)
     charts: dict[str, dict | None] = {"timeline": _timeline(data.records, max_points, origin)}
     if full:
         charts["throughput"] = _throughput(data.records, origin)
@@ -352,6 +366,7 @@ def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = T
         "faults": _column(faults, 3),
         "fault_labels": [_fault_label(e) for e in delivered_faults(data.events)],
         "recovery": recovery,
+        "client_outage": client_outage,
         "outage": outage,
         "launch": launch,
         "clock_origin": None if started_at is None else round(started_at + origin, 3),

@@ -32,10 +32,12 @@ Definitions:
   successful records (not over per-request means, so long streams weigh more).
 - Time To First Failure (s): over failed records whose end offset is at or after the fault,
   the smallest end offset minus the fault time.
-- Client Recovery (s): let the last failure end be the largest end offset of failed records
-  ending at or after the fault; the value is the start of the first successful record that
-  starts at or after it, minus the fault time. `0.0` when nothing failed after the fault;
-  `None` when no success follows the last failure.
+- Client Outage (s): how long the clients went unserved, counted from the fault, as Recovery
+  Time counts the processes' return. Let the last failure end be the largest end offset of
+  failed records ending at or after the fault; the value is the start of the first successful
+  record that starts at or after it, minus the fault time. `0.0` when nothing failed after
+  the fault; `None` when no success follows the last failure. (Called Client Recovery before;
+  `--expect client_recovery_s` still reads it.)
 - Goodput (req/s): successful records with `latency_s <= sla_latency_s`, divided by the run
   span (earliest start offset to latest end offset over all records).
 - Error Breakdown: `"kind=count; ..."` over failed records, by count descending then kind;
@@ -48,7 +50,7 @@ for a run without a delivered fault):
 
 - arrival offset of a record: `scheduled_offset_s` for open-loop records, else
   `start_offset_s`: when its user asked.
-- outage end: the fault time plus the later of Recovery Time and Client Recovery (the
+- outage end: the fault time plus the later of Recovery Time and Client Outage (the
   deployment is back and so are its clients); none (the outage lasts to the end of the run)
   when either is `None`.
 - Pre-Fault: arrival offset < fault time; Outage: fault time <= arrival offset < outage end;
@@ -180,7 +182,7 @@ EXTRA_COLUMNS = (
     "ITL p50 After (ms)",
     "ITL p90 After (ms)",
     "Time To First Failure (s)",
-    "Client Recovery (s)",
+    "Client Outage (s)",
     "Goodput (req/s)",
     "Error Breakdown",
     "Max Send Lag (s)",
@@ -234,7 +236,7 @@ class Summary:
     itl_p50_after_ms: float | None
     itl_p90_after_ms: float | None
     time_to_first_failure_s: float | None
-    client_recovery_s: float | None
+    client_outage_s: float | None
     goodput_rps: float | None
     error_breakdown: str
     max_send_lag_s: float | None = None
@@ -345,7 +347,7 @@ def _goodput(records: list[RequestRecord], sla_latency_s: float) -> float | None
     return sum(1 for r in records if r.ok and r.latency_s <= sla_latency_s) / span
 
 
-def _client_recovery(
+def _client_outage(
     fault_s: float, ok: list[RequestRecord], failed_after: list[RequestRecord]
 ) -> float | None:
     if not failed_after:
@@ -361,11 +363,11 @@ def _migration_penalty(ok: list[RequestRecord]) -> float | None:
     return None if moved is None or stayed is None else moved - stayed
 
 
-def _outage_s(recovery_time: float | None, client_recovery: float | None) -> float | None:
+def _outage_s(recovery_time: float | None, client_outage: float | None) -> float | None:
     """How long after the fault the outage ends; None when it does not within the run."""
-    if recovery_time is None or client_recovery is None:
+    if recovery_time is None or client_outage is None:
         return None
-    return max(recovery_time, client_recovery)
+    return max(recovery_time, client_outage)
 
 
 def _arrival(record: RequestRecord) -> float:
@@ -442,7 +444,7 @@ def compute_summary(
     itl_after = np.fromiter(chain.from_iterable(r.itl_s for r in ok_after), dtype=float)
 
     recovery_time = None if fault is None else _recovery_time(fault, events)
-    client_recovery = None if fault is None else _client_recovery(fault_s, ok, failed_after)
+    client_outage = None if fault is None else _client_outage(fault_s, ok, failed_after)
 
     def violations(group: list[RequestRecord]) -> int:
         return sum(1 for r in group if r.latency_s > sla_latency_s)
@@ -470,18 +472,18 @@ def compute_summary(
         time_to_first_failure_s=(
             min(r.end_offset_s for r in failed_after) - fault_s if failed_after else None
         ),
-        client_recovery_s=client_recovery,
+        client_outage_s=client_outage,
         goodput_rps=_goodput(records, sla_latency_s),
         error_breakdown=_error_breakdown(failed),
         max_send_lag_s=max((lag for r in records if (lag := r.send_lag_s) is not None), default=None),
-        **_windows(records, None if fault is None else fault_s, _outage_s(recovery_time, client_recovery)),
+        **_windows(records, None if fault is None else fault_s, _outage_s(recovery_time, client_outage)),
         migrated_requests=sum(1 for r in records if (r.migrations or 0) > 0),
         migration_latency_penalty_s=_migration_penalty(ok),
         corrupt_outputs=sum(1 for r in failed if r.error_kind == FailureKind.CORRUPT_OUTPUT),
         migrations_counted=_counter_increase([s.migrations_total for s in samples if s.up and s.migrations_total is not None]),
         **_bad_request_values(bad_requests),
         **dict(zip(("max_rss_growth_mib_per_min", "max_rss_growth_of"), max_rss_growth(processes if processes is not None else pd.DataFrame(), events))),
-        **_cascade(replica_samples, fault, events, _outage_s(recovery_time, client_recovery)),
+        **_cascade(replica_samples, fault, events, _outage_s(recovery_time, client_outage)),
         **_silent_stall(replica_samples),
     )
 
@@ -535,7 +537,7 @@ def _counter_increase(readings: list[float]) -> float | None:
 
 
 #: Summary columns whose spread over trials is reported, by column name and Summary field.
-TRIAL_METRICS = {"Failed": "failed", "Recovery Time": "recovery_time", "Client Recovery (s)": "client_recovery_s"}
+TRIAL_METRICS = {"Failed": "failed", "Recovery Time": "recovery_time", "Client Outage (s)": "client_outage_s"}
 
 #: Student's t, 0.975 quantile, by degrees of freedom (1 to 30); 1.96 beyond.
 _T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,

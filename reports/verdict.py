@@ -15,6 +15,12 @@ Built only from the run's data (`RunData`):
   summary's Recovery Time. A fault aimed at a child process (its event's `scope` is `child`)
   names it: "engine child of decode_worker_0"; one on a link names the link: "link
   processor -> decode_worker_1".
+- Requests that failed after a delivered fault (the summary's Time To First Failure has a
+  value): "Client outage: <s> s from the fault until the clients were served again (the first
+  failure <t> s after it)." from the summary's Client Outage, or, when no request succeeded
+  after the last failure, "Client outage to the end: no request succeeded after the last
+  failure (the first <t> s after the fault)." So the verdict names both recoveries: the
+  processes' (back after) and the clients'.
 - More than one fault moment: "<k> faults were delivered in all." is added.
 - A `proof` event whose outcome is `no_effect`: "The fault on <target> had no effect: <what
   was seen>." for each, last, because the numbers before it say nothing of that fault.
@@ -102,12 +108,22 @@ def verdict(data: RunData) -> str:
     else:
         requests = "No request failed"
     sentences.append("; ".join([requests, ", ".join(_recovery_clauses(faults[0], events))]) + ".")
+    sentences += _client_outage_sentence(data)
     moments = len({fault_moment(e) for e in faults})
     if moments > 1:
         sentences.append(f"{moments} faults were delivered in all.")
     sentences += _no_effect_sentences(events)
     sentences += [f"Fewer targets than asked: {_without_failure(e.detail)}." for e in events if e.outcome == FaultOutcome.FEWER_TARGETS]
     return " ".join(sentences + _stall_sentences(events))
+
+
+def _client_outage_sentence(data: RunData) -> list[str]:
+    first, outage = data.summary.time_to_first_failure_s, data.summary.client_outage_s
+    if first is None:
+        return []
+    if outage is None:
+        return [f"Client outage to the end: no request succeeded after the last failure (the first {first:.1f} s after the fault)."]
+    return [f"Client outage: {outage:.1f} s from the fault until the clients were served again (the first failure {first:.1f} s after it)."]
 
 
 def _without_failure(detail: str) -> str:

@@ -3,14 +3,17 @@
  *
  * A bundle (see reports/html.py, chart_bundle) is
  *   {span: [x0, x1], faults: [offset_s...], fault_labels: [text...],
- *    recovery: [start, end|null] | null, outage: [start, end|null] | null,
+ *    recovery: [start, end|null] | null, client_outage: [start, end|null] | null,
+ *    outage: [start, end|null] | null,
  *    launch: [start, 0] | null, clock_origin: epoch seconds of time 0 | null,
  *    charts: {name: {kind: "points"|"steps"|"bars", x: [...], x_label, y_label, y2_label?,
  *                    series: [{label, color?, axis?: "y2", data: [...]}]}}}
  * and every element with data-chart="name" under the root gets that chart (its data-drawn
  * attribute then says how: points, steps or bars), or, when the chart is missing or holds no
  * value, the text of its data-empty attribute instead of a canvas. Each fault line carries its
- * label as text over the plot (a .fault-label element), so a printout or screenshot shows it.
+ * label as text over the plot (a .fault-label element), so a printout or screenshot shows it;
+ * so does each recovery band, as a labelled bar at the foot of the plot (a .band-label element:
+ * .band-recovery for the process recovery, .band-client-outage for the client outage).
  * Nothing here logs to the console: a chart that cannot be drawn says so in the page.
  */
 (function () {
@@ -19,6 +22,7 @@
   var FAULT_COLOR = "rgba(214, 39, 40, 0.9)";
   var RECOVERY_FILL = "rgba(255, 165, 0, 0.14)";
   var OUTAGE_HATCH = "rgba(214, 39, 40, 0.22)";
+  var CLIENT_OUTAGE_FILL = "rgba(214, 39, 40, 0.06)";
   var RECOVERED_FILL = "rgba(44, 160, 44, 0.07)";
   var LAUNCH_FILL = "rgba(127, 127, 127, 0.16)";
   var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -81,46 +85,40 @@
     ctx.restore();
   }
 
-  // Fault times as vertical lines over the plot; under the series, the three windows (Outage
-  // hatched, Recovered tinted, Pre-Fault plain) and the recovery window shaded.
+  function fill(u, r, color) {
+    u.ctx.save();
+    u.ctx.fillStyle = color;
+    u.ctx.fillRect(r.left, r.top, r.right - r.left, r.height);
+    u.ctx.restore();
+  }
+
+  // Fault times as vertical lines over the plot; under the series, the launch band, the
+  // Recovered window tinted, the client outage hatched in red and the process recovery
+  // shaded in orange.
   function faultHooks(bundle) {
     var faults = bundle.faults || [];
     var recovery = bundle.recovery || null;
+    var clientOutage = bundle.client_outage || null;
     var outage = bundle.outage || null;
     return {
       drawClear: [
         function (u) {
           var launch = bundle.launch ? band(u, bundle.launch[0], bundle.launch[1]) : null;
           if (launch) {
-            u.ctx.save();
-            u.ctx.fillStyle = LAUNCH_FILL;
-            u.ctx.fillRect(launch.left, launch.top, launch.right - launch.left, launch.height);
-            u.ctx.restore();
+            fill(u, launch, LAUNCH_FILL);
           }
-          if (outage && isValue(outage[0])) {
-            if (isValue(outage[1])) {
-              var recovered = band(u, outage[1], null);
-              if (recovered) {
-                u.ctx.save();
-                u.ctx.fillStyle = RECOVERED_FILL;
-                u.ctx.fillRect(recovered.left, recovered.top, recovered.right - recovered.left, recovered.height);
-                u.ctx.restore();
-              }
-            }
-            var during = band(u, outage[0], outage[1]);
-            if (during) {
-              hatch(u.ctx, during);
-            }
+          var recovered = outage && isValue(outage[1]) ? band(u, outage[1], null) : null;
+          if (recovered) {
+            fill(u, recovered, RECOVERED_FILL);
           }
-          if (!recovery || !isValue(recovery[0])) {
-            return;
+          var unserved = clientOutage ? band(u, clientOutage[0], clientOutage[1]) : null;
+          if (unserved) {
+            fill(u, unserved, CLIENT_OUTAGE_FILL);
+            hatch(u.ctx, unserved);
           }
-          var r = band(u, recovery[0], recovery[1]);
+          var r = recovery ? band(u, recovery[0], recovery[1]) : null;
           if (r) {
-            u.ctx.save();
-            u.ctx.fillStyle = RECOVERY_FILL;
-            u.ctx.fillRect(r.left, r.top, r.right - r.left, r.height);
-            u.ctx.restore();
+            fill(u, r, RECOVERY_FILL);
           }
         },
       ],
@@ -158,11 +156,36 @@
     u.over.appendChild(label);
   }
 
+  // "3.4 s" from a band's start (or from the first fault) to its end; "to the end" without one.
+  function lasting(from, end) {
+    return isValue(end) ? (end - from).toFixed(1) + " s" : "not over by the end";
+  }
+
+  // A band as a labelled bar in its own lane at the foot of the plot, so the two recoveries
+  // read apart even where they overlap. Nothing when the band is out of view.
+  function bandLabel(u, className, text, span, lane) {
+    var width = u.over.clientWidth;
+    var x0 = Math.max(0, u.valToPos(span[0], "x"));
+    var x1 = isValue(span[1]) ? Math.min(width, u.valToPos(span[1], "x")) : width;
+    if (x1 - x0 < 1) {
+      return;
+    }
+    var bar = document.createElement("div");
+    bar.className = "band-label " + className;
+    bar.textContent = text;
+    bar.title = text;
+    bar.style.left = Math.round(x0) + "px";
+    bar.style.width = Math.max(1, Math.round(x1 - x0)) + "px";
+    bar.style.top = u.over.clientHeight - 15 * (lane + 1) + "px";
+    u.over.appendChild(bar);
+  }
+
   // Text over the plot, in its own coordinates, redrawn with it (zoom): each fault's label at
   // the top of its line, staggered over three rows so that faults a moment apart stay
-  // readable, and the launch band's name at its foot.
+  // readable; the launch band's name at its foot; the process recovery and the client outage
+  // as two labelled bars.
   function labelOverlays(u, bundle) {
-    var old = u.over.querySelectorAll(".fault-label, .phase-label");
+    var old = u.over.querySelectorAll(".fault-label, .phase-label, .band-label");
     for (var i = 0; i < old.length; i++) {
       old[i].remove();
     }
@@ -179,6 +202,15 @@
       if (u.valToPos(bundle.launch[1], "x") - start > 40) {
         overlayLabel(u, "phase-label", "launch and warm-up", start + 3, u.over.clientHeight - 16);
       }
+    }
+    var recovery = bundle.recovery;
+    if (recovery && isValue(recovery[0])) {
+      bandLabel(u, "band-recovery", "process recovery " + lasting(recovery[0], recovery[1]), recovery, 0);
+    }
+    var unserved = bundle.client_outage;
+    var firstFault = (bundle.faults || [])[0];
+    if (unserved && isValue(unserved[0]) && isValue(firstFault)) {
+      bandLabel(u, "band-client-outage", "client outage " + lasting(firstFault, unserved[1]) + " from the fault", unserved, 1);
     }
   }
 

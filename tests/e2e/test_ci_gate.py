@@ -77,7 +77,7 @@ def test_an_abort_rule_stops_a_failing_run_in_under_half_its_planned_time(tmp_pa
 def test_a_bad_expectation_is_one_line_and_exit_code_2(tmp_path):
     result = run_locust(tmp_path, "--expect", "failures <= 2")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "error: --expect: unknown metric 'failures' in 'failures <= 2'; known: failed, failed_pct, success_rate_pct, recovery_time_s, latency_ratio, violations_after, client_recovery_s, bad_rejected_pct, bad_reject_max_s, rss_growth_mib_per_min, cascade_ratio, silent_stall_s"
+    assert result.stderr.strip().splitlines()[-1] == "error: --expect: unknown metric 'failures' in 'failures <= 2'; known: failed, failed_pct, success_rate_pct, recovery_time_s, latency_ratio, violations_after, client_outage_s, bad_rejected_pct, bad_reject_max_s, rss_growth_mib_per_min, cascade_ratio, silent_stall_s"
 
 
 def test_a_headless_run_prints_its_progress_before_and_after_the_fault(loose_run):

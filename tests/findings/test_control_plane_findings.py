@@ -102,7 +102,7 @@ def test_nats_down_fails_what_is_sent_meanwhile_and_not_what_was_in_flight(contr
     assert sent_meanwhile and all(r["status"] == "failure" for r in sent_meanwhile)
     for record in sent_meanwhile:  # each hung until Dynamo gave up on it, about 10 s
         assert record["latency_s"] >= 9.0 and record["http_status"] in (503, None), record
-    assert 0 < result.summary["Client Recovery (s)"] - (back - killed) < 8, "served again within seconds of NATS's return"
+    assert 0 < result.summary["Client Outage (s)"] - (back - killed) < 8, "served again within seconds of NATS's return"
 
 
 def test_nats_stopped_delays_what_is_sent_meanwhile_and_fails_nothing(control_plane, tmp_path_factory):

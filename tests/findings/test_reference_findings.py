@@ -68,7 +68,7 @@ def test_under_open_loop_load_failures_are_about_the_outage_times_the_rate(tmp_p
         "--arrival", "constant", "--duration", "12", "--fault-at", "3",
     )  # fmt: skip
     summary = result.summary
-    outage_s = max(summary["Recovery Time"], summary["Client Recovery (s)"])
+    outage_s = max(summary["Recovery Time"], summary["Client Outage (s)"])
     predicted = outage_s * rate
     during = summary["Failed During Outage"]
     assert abs(during - predicted) <= FAILURE_COUNT_TOLERANCE * predicted, (during, predicted)

@@ -149,3 +149,9 @@ def test_no_log_reads_every_components_logs(tmp_path):
 def test_a_bad_no_log_line_is_refused_in_one_line(line, message):
     with pytest.raises(ConfigError, match=message):
         parse_expectations(line)
+
+
+def test_client_outage_is_also_read_by_its_former_name():
+    late = replace(summary(ok=5, failed=1), client_outage_s=4.0)
+    assert verdicts("client_outage_s <= 5; client_recovery_s <= 5; client_recovery_s <= 3", late) == [True, True, False]
+    assert parse_expectations("client_recovery_s <= 3")[0].text == "client_outage_s <= 3", "reported under its name now"

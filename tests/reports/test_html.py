@@ -403,7 +403,7 @@ def test_the_outage_window_lasts_until_the_deployment_and_its_clients_are_back(t
     data = embedded(render(run))
     summary = run.summary
 
-    assert data["outage"] == [10.0, pytest.approx(10.0 + max(summary.recovery_time, summary.client_recovery_s), abs=1e-3)]
+    assert data["outage"] == [10.0, pytest.approx(10.0 + max(summary.recovery_time, summary.client_outage_s), abs=1e-3)]
 
 
 def test_the_outage_window_runs_to_the_end_when_nothing_came_back(tmp_path):

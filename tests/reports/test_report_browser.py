@@ -12,6 +12,7 @@ from benchmarks.synthetic_run import write_synthetic_run
 from faultsuite.events import read_events
 from reports.glossary import glossary
 from reports.render import render_group, render_run
+from reports.rundata import load_run
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +68,38 @@ def test_each_fault_line_is_labelled_with_its_instance_signal_and_pid(offline_pa
     assert check.problems() == []
     labels = offline_page.page.locator('[data-chart="timeline"] .fault-label').all_inner_texts()
     assert labels == [f"{f.instance} {f.signal} pid {f.pid}" for f in faults] and labels
+
+
+def test_the_process_recovery_and_the_client_outage_are_two_labelled_bands_in_two_colours(offline_page, small_run, tmp_path):
+    data = load_run(small_run)
+    fault = data.fault_offsets_s[0] - (data.manifest.load_started_offset_s or 0.0)
+    summary = data.summary
+    check = offline_page.open(small_run / "report.html")
+    check.screenshot(tmp_path / "recovery-bands.png")
+    assert check.problems() == []
+    bars = offline_page.page.evaluate(
+        """() => {
+          const chart = document.querySelector('[data-chart="timeline"]');
+          const u = chart.uplot;
+          return [...chart.querySelectorAll('.band-label')].map(bar => {
+            const box = bar.getBoundingClientRect(), plot = u.over.getBoundingClientRect();
+            return {kind: bar.className, text: bar.textContent, color: getComputedStyle(bar).backgroundColor,
+                    start: u.posToVal(box.left - plot.left, 'x'), end: u.posToVal(box.right - plot.left, 'x'),
+                    pixel: u.posToVal(1, 'x') - u.posToVal(0, 'x')};
+          });
+        }"""
+    )
+    recovery, outage = bars
+    assert recovery["kind"] == "band-label band-recovery" and outage["kind"] == "band-label band-client-outage"
+    assert recovery["color"] != outage["color"]
+    one_pixel = 1.5 * recovery["pixel"]  # a bar's ends are rounded to whole pixels
+    assert recovery["text"] == f"process recovery {summary.recovery_time:.1f} s"
+    assert recovery["start"] == pytest.approx(fault, abs=one_pixel)
+    assert recovery["end"] == pytest.approx(fault + summary.recovery_time, abs=one_pixel)
+    assert outage["text"] == f"client outage {summary.client_outage_s:.1f} s from the fault"
+    assert outage["start"] == pytest.approx(fault + summary.time_to_first_failure_s, abs=one_pixel)
+    assert outage["end"] == pytest.approx(fault + summary.client_outage_s, abs=one_pixel)
+    assert summary.client_outage_s != pytest.approx(summary.recovery_time, abs=0.5), "the two bands differ in this run"
 
 
 def test_gauges_are_drawn_as_steps_and_requests_as_points(offline_page, small_run):

@@ -35,7 +35,7 @@ SUMMARY = Summary(
     itl_p50_after_ms=11.0,
     itl_p90_after_ms=30.0,
     time_to_first_failure_s=0.25,
-    client_recovery_s=14.5,
+    client_outage_s=14.5,
     goodput_rps=3.3333333,
     error_breakdown="connection_reset=3; timeout=2",
 )
@@ -49,7 +49,7 @@ BASELINE = replace(
     violations_after=None,
     recovery_time=None,
     time_to_first_failure_s=None,
-    client_recovery_s=None,
+    client_outage_s=None,
     error_breakdown="",
 )
 
@@ -86,7 +86,7 @@ def test_summary_csv_writes_missing_values_as_na(tmp_path: Path):
     (row,) = csv_rows(written(BASELINE, tmp_path))
     assert row["Pending After"] == "N/A"
     assert row["Recovery Time"] == "N/A"
-    assert row["Client Recovery (s)"] == "N/A"
+    assert row["Client Outage (s)"] == "N/A"
 
 
 def test_summary_csv_keeps_an_empty_error_breakdown_empty(tmp_path: Path):

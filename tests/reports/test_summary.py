@@ -145,7 +145,7 @@ def test_a_run_without_a_fault_has_none_in_every_after_column():
     after = [column for column in row if "After" in column] + [
         "Recovery Time",
         "Time To First Failure (s)",
-        "Client Recovery (s)",
+        "Client Outage (s)",
     ]
     assert len(after) == 10
     assert {column: row[column] for column in after} == dict.fromkeys(after)
@@ -321,7 +321,7 @@ def test_time_to_first_failure_is_none_when_nothing_fails_after_the_fault():
 # --- client recovery ---
 
 
-def test_client_recovery_waits_for_a_success_starting_after_the_last_failure():
+def test_client_outage_waits_for_a_success_starting_after_the_last_failure():
     records = [
         record(9, 2.0, ok=False),  # ends at 11
         record(11.5, 1.0),  # succeeds, but a failure follows: not yet recovered
@@ -330,15 +330,15 @@ def test_client_recovery_waits_for_a_success_starting_after_the_last_failure():
         record(13.5, 1.0),  # the first success after it
         record(14, 1.0),
     ]
-    assert summarize(records).client_recovery_s == 3.5
+    assert summarize(records).client_outage_s == 3.5
 
 
-def test_client_recovery_is_zero_when_nothing_fails_after_the_fault():
-    assert summarize([record(2, 1.0, ok=False), record(11)]).client_recovery_s == 0.0
+def test_client_outage_is_zero_when_nothing_fails_after_the_fault():
+    assert summarize([record(2, 1.0, ok=False), record(11)]).client_outage_s == 0.0
 
 
-def test_client_recovery_is_none_when_no_success_follows_the_last_failure():
-    assert summarize([record(11, 1.0), record(12, 1.0, ok=False)]).client_recovery_s is None
+def test_client_outage_is_none_when_no_success_follows_the_last_failure():
+    assert summarize([record(11, 1.0), record(12, 1.0, ok=False)]).client_outage_s is None
 
 
 # --- goodput ---
@@ -438,7 +438,7 @@ def windows_run() -> Summary:
 def test_the_outage_lasts_until_both_the_deployment_and_its_clients_are_back():
     summary = windows_run()
 
-    assert (summary.recovery_time, summary.client_recovery_s) == (pytest.approx(3.0), pytest.approx(5.0))
+    assert (summary.recovery_time, summary.client_outage_s) == (pytest.approx(3.0), pytest.approx(5.0))
     assert (summary.success_rate_pre_fault_pct, summary.success_rate_outage_pct, summary.success_rate_recovered_pct) == (100.0, 50.0, 100.0)
 
 

@@ -172,3 +172,22 @@ def test_a_failure_that_found_fewer_targets_than_it_asked_for_says_so():
         "2 of 40 requests failed (stream_error=2); decode_worker_2 back after 3.6 s. "
         "Fewer targets than asked: 2 decode_worker asked for, 1 found; 1 hit."
     )
+
+
+def test_the_verdict_names_the_client_outage_beside_the_process_recovery():
+    # The fault at 10: requests starting 10.0 to 10.9 fail (the first ends at 10.5, the last at 11.4);
+    # the first to start after that, at 11.4, succeeds.
+    records = [record(9.0 + i * 0.1, ok=not 10.0 <= 9.0 + i * 0.1 < 10.95) for i in range(40)]
+    text = verdict(run(records, [fault(10.0), event(13.6, "ready")]))
+    assert text == (
+        "10 of 40 requests failed (stream_error=10); decode_worker_2 back after 3.6 s. "
+        "Client outage: 1.4 s from the fault until the clients were served again (the first failure 0.5 s after it)."
+    )
+
+
+def test_a_client_outage_that_never_ended_says_so():
+    records = [record(9.0), record(9.5), record(10.2, ok=False), record(11.0, ok=False)]
+    text = verdict(run(records, [fault(10.0), event(10.8, "ready")]))
+    assert text.endswith(
+        "decode_worker_2 back after 0.8 s. Client outage to the end: no request succeeded after the last failure (the first 0.7 s after the fault)."
+    ), text
