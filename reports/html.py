@@ -183,6 +183,22 @@ def _write(path: Path, html: str) -> None:
     partial.replace(path)  # a reader never sees half a page
 
 
+#: The before/after table beside the summary: (its heading, the column of each side).
+BEFORE_AFTER = (
+    ("Latency mean (s)", "Latency {side}"),
+    *((f"Latency p{q} (s)", f"Latency p{q} {{side}} (s)") for q in (50, 90, 99)),
+    *((f"{metric} p{q} (ms)", f"{metric} p{q} {{side}} (ms)") for metric in ("TTFT", "ITL") for q in (50, 90)),
+)  # fmt: skip
+_IN_BEFORE_AFTER = {template.format(side=side) for _, template in BEFORE_AFTER for side in ("Before", "After")}
+#: The extra table: every other column, so that no number is shown twice.
+EXTRA_TABLE = tuple(column for column in EXTRA_COLUMNS if column not in _IN_BEFORE_AFTER)
+
+
+def _before_after(row: dict) -> list[tuple[str, list[str]]]:
+    """The Before and After rows of the before/after table."""
+    return [(side, [format_value(row[template.format(side=side)]) for _, template in BEFORE_AFTER]) for side in ("Before", "After")]
+
+
 # --- pages ---------------------------------------------------------------------------------
 
 
@@ -201,8 +217,10 @@ def render_report(data: RunData, path: Path) -> None:
             summary_columns=SUMMARY_COLUMNS,
             summary_cells=[format_value(row[c]) for c in SUMMARY_COLUMNS],
             went_wrong=bool(data.manifest.error) or data.summary.failed > 0,
-            extra_columns=EXTRA_COLUMNS,
-            extra_cells=[format_value(row[c]) for c in EXTRA_COLUMNS],
+            before_after_columns=[heading for heading, _ in BEFORE_AFTER],
+            before_after=_before_after(row),
+            extra_columns=EXTRA_TABLE,
+            extra_cells=[format_value(row[c]) for c in EXTRA_TABLE],
             findings=data.gpu_findings,
             charts=bundle["charts"],
             has_records=bool(data.records),

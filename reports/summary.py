@@ -30,6 +30,10 @@ Definitions:
 - TTFT p50/p90 Before/After (ms): percentiles of `ttft_s` of successful records that have one.
 - ITL p50/p90 Before/After (ms): percentiles over every individual `itl_s` value of
   successful records (not over per-request means, so long streams weigh more).
+- Latency p50/p90/p99 Before/After (s): percentiles of `latency_s` of the successful records
+  whose means are Latency Before / After.
+- Output Throughput (tok/s): `output_tokens` of successful records, divided by the run span
+  (as for Goodput).
 - Time To First Failure (s): over failed records whose end offset is at or after the fault,
   the smallest end offset minus the fault time.
 - Client Outage (s): how long the clients went unserved, counted from the fault, as Recovery
@@ -204,6 +208,8 @@ EXTRA_COLUMNS = (
     "In Flight Unfaulted During",
     "Silent Stall (s)",
     "Silent Stall Of",
+    *(f"Latency p{q} {side} (s)" for side in ("Before", "After") for q in (50, 90, 99)),
+    "Output Throughput (tok/s)",
 )  # fmt: skip
 
 ALL_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
@@ -268,6 +274,13 @@ class Summary:
     in_flight_unfaulted_during: float | None = None
     silent_stall_s: float | None = None
     silent_stall_of: str | None = None
+    latency_p50_before_s: float | None = None
+    latency_p90_before_s: float | None = None
+    latency_p99_before_s: float | None = None
+    latency_p50_after_s: float | None = None
+    latency_p90_after_s: float | None = None
+    latency_p99_after_s: float | None = None
+    output_throughput_tok_s: float | None = None
 
     def row(self) -> dict[str, Value]:
         """Column name to value, in `ALL_COLUMNS` order; `None` where there is no value."""
@@ -338,13 +351,27 @@ def _error_breakdown(failed: list[RequestRecord]) -> str:
     return "; ".join(f"{kind}={count}" for kind, count in error_counts(failed))
 
 
-def _goodput(records: list[RequestRecord], sla_latency_s: float) -> float | None:
+def _run_span(records: list[RequestRecord]) -> float | None:
+    """Earliest start to latest end over all records; None when there is no such span."""
     if not records:
         return None
     span = max(r.end_offset_s for r in records) - min(r.start_offset_s for r in records)
-    if span <= 0:
-        return None
-    return sum(1 for r in records if r.ok and r.latency_s <= sla_latency_s) / span
+    return span if span > 0 else None
+
+
+def _goodput(records: list[RequestRecord], sla_latency_s: float) -> float | None:
+    span = _run_span(records)
+    return None if span is None else sum(1 for r in records if r.ok and r.latency_s <= sla_latency_s) / span
+
+
+def _output_throughput(records: list[RequestRecord]) -> float | None:
+    span = _run_span(records)
+    return None if span is None else sum(r.output_tokens for r in records if r.ok) / span
+
+
+def _latency_percentiles(side: str, ok: list[RequestRecord]) -> dict[str, float | None]:
+    latencies = [r.latency_s for r in ok]
+    return {f"latency_p{q}_{side}_s": percentile(latencies, q) for q in (50, 90, 99)}
 
 
 def _client_outage(
@@ -485,6 +512,9 @@ def compute_summary(
         **dict(zip(("max_rss_growth_mib_per_min", "max_rss_growth_of"), max_rss_growth(processes if processes is not None else pd.DataFrame(), events))),
         **_cascade(replica_samples, fault, events, _outage_s(recovery_time, client_outage)),
         **_silent_stall(replica_samples),
+        **_latency_percentiles("before", ok_before),
+        **_latency_percentiles("after", ok_after),
+        output_throughput_tok_s=_output_throughput(records),
     )
 
 

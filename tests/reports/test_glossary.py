@@ -7,7 +7,7 @@ from reports.glossary import glossary, spans
 from reports.summary import ALL_COLUMNS, WINDOWS
 
 #: Units written with a slash: not alternatives.
-UNITS = {"(MiB/min)", "(req/s)"}
+UNITS = {"(MiB/min)", "(req/s)", "(tok/s)"}
 
 
 def expand(term: str) -> set[str]:

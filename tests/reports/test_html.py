@@ -185,6 +185,23 @@ def test_the_report_names_the_run_and_holds_its_verdict_and_summary(tmp_path):
     assert "Goodput (req/s)" in html and "Time To First Failure (s)" in html
 
 
+def test_percentiles_sit_beside_the_means_before_and_after_the_fault_and_no_number_twice(tmp_path):
+    data = make_run(tmp_path)
+    html = render(data)
+    table = html.split('class="summary before-after small"')[1].split("</table>")[0]
+    headings = re.findall(r"<th>(.*?)</th>", table)
+    assert headings[:5] == ["Successes", "Latency mean (s)", "Latency p50 (s)", "Latency p90 (s)", "Latency p99 (s)"]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in table.split("<tr>")[2:]]
+    s = data.summary
+    assert [row[:5] for row in rows] == [
+        ["Before the fault", *(f"{v:.2f}" for v in (s.latency_before, s.latency_p50_before_s, s.latency_p90_before_s, s.latency_p99_before_s))],
+        ["After the fault", *(f"{v:.2f}" for v in (s.latency_after, s.latency_p50_after_s, s.latency_p90_after_s, s.latency_p99_after_s))],
+    ]
+    extra = html.split('class="summary extra small"')[1].split("</table>")[0]
+    assert "TTFT p50 Before" not in extra and "Latency p99 After" not in extra
+    assert "Output Throughput (tok/s)" in extra
+
+
 SUMMARY_INDEX = {name: i for i, name in enumerate(SUMMARY_COLUMNS)}
 
 

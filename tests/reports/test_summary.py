@@ -147,7 +147,7 @@ def test_a_run_without_a_fault_has_none_in_every_after_column():
         "Time To First Failure (s)",
         "Client Outage (s)",
     ]
-    assert len(after) == 10
+    assert len(after) == 13  # the means, pending, violations, TTFT, ITL and latency percentiles after, and the three above
     assert {column: row[column] for column in after} == dict.fromkeys(after)
 
 
@@ -169,6 +169,23 @@ def test_violations_count_latencies_strictly_above_the_sla():
 def test_violations_ignore_failed_records():
     summary = summarize([record(1, 30.0, ok=False), record(11, 30.0, ok=False)])
     assert (summary.violations_before, summary.violations_after) == (0, 0)
+
+
+def test_latency_percentiles_before_and_after_are_over_the_successes_of_each_side():
+    before = [record(1 + i * 0.1, latency=0.1 * (i + 1)) for i in range(10)]  # 0.1 .. 1.0 s
+    after = [record(11, 2.0), record(12, 4.0), record(13, 30.0, ok=False)]
+    summary = summarize(before + after)
+    assert (summary.latency_p50_before_s, summary.latency_p90_before_s, summary.latency_p99_before_s) == (
+        pytest.approx(0.55), pytest.approx(0.91), pytest.approx(0.991))
+    assert (summary.latency_p50_after_s, summary.latency_p90_after_s, summary.latency_p99_after_s) == (
+        pytest.approx(3.0), pytest.approx(3.8), pytest.approx(3.98))
+
+
+def test_output_throughput_counts_the_tokens_of_successes_over_the_run_span():
+    records = [replace(record(0, 2.0), output_tokens=100), replace(record(2, 2.0), output_tokens=60),
+               replace(record(3, 1.0, ok=False), output_tokens=500)]  # fmt: skip
+    assert summarize(records).output_throughput_tok_s == pytest.approx(160 / 4.0)
+    assert summarize([]).output_throughput_tok_s is None
 
 
 # --- pending ---
