@@ -8,7 +8,7 @@ from deployments.models import available_deployments
 from faultsuite.errors import ConfigError
 from faultsuite.manifest import DEFAULT_SLA_LATENCY_S
 
-__all__ = ["MAXIMA", "add_options", "dropdown", "option_defaults"]
+__all__ = ["HELP_GROUPS", "MAXIMA", "add_options", "dropdown", "option_defaults", "suite_help"]
 
 #: The largest value of each numeric option (by destination): past it a run means nothing, or
 #: cannot fit in memory. Every number is also finite; the least values are the scenario's.
@@ -32,6 +32,16 @@ MAXIMA: dict[str, float] = {
     "trials": 1000,
 }
 
+
+#: `--suite-help`'s sections: each option (by destination) in the one it is read under.
+HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("What runs and what fails", ("deployment", "failure", "fault_at", "fault_count", "scenario", "model", "deployment_host")),
+    ("Closed-loop load: N clients, each M requests one at a time", ("clients", "ramp_up", "requests_per_client", "max_run_time")),
+    ("Open-loop load and trace replay (instead of clients)", ("rate", "duration", "rate_stages", "arrival", "max_concurrency", "seed", "trace", "trace_speedup")),
+    ("Each request", ("max_tokens", "prompt", "prompt_tokens", "no_stream", "request_timeout", "retry_delay", "sla_latency")),
+    ("Results, repeats and the CI gate", ("results_dir", "trials", "expect", "abort_if", "junit")),
+    ("Look before you run (each exits before any load)", ("suite_help", "list_deployments", "list_failures", "validate", "dry_run")),
+)
 
 
 class dropdown(list):  # lower case: it reads as a call, `choices=dropdown(names)`
@@ -75,22 +85,24 @@ def add_options(parser) -> None:
         metavar="NAME",
         help=f"failure from chaos/failures.yaml ({', '.join(failures)}) (default: decode_worker)",
     )
-    parser.add_argument("--fault-at", default="", help="seconds after the clients start to inject the failure (default: from the YAML)")
-    parser.add_argument("--fault-count", default="", help="processes each injection signals (default: from the YAML)")
-    parser.add_argument("--clients", default=8, help="concurrent clients, one Locust user each")
+    parser.add_argument("--fault-at", default="", metavar="SECONDS", help="seconds after the clients start to inject the failure (default: from the YAML)")
+    parser.add_argument("--fault-count", default="", metavar="N", help="processes each injection signals (default: from the YAML)")
+    parser.add_argument("--clients", default=8, metavar="N", help="concurrent clients, one Locust user each")
     parser.add_argument(
         "--ramp-up",
         default=1.0,
+        metavar="SECONDS",
         help="seconds over which the clients send their first requests, evenly spread (0: all at once)",
     )
-    parser.add_argument("--requests-per-client", default=20, help="requests each client sends, one at a time")
+    parser.add_argument("--requests-per-client", default=20, metavar="N", help="requests each client sends, one at a time")
     parser.add_argument(
         "--rate",
         default="",
+        metavar="PER_SECOND",
         help="open-loop load: requests per second, sent whether or not earlier ones were answered "
         "(instead of --clients x --requests-per-client)",
     )
-    parser.add_argument("--duration", default=30.0, help="seconds over which --rate's requests arrive")
+    parser.add_argument("--duration", default=30.0, metavar="SECONDS", help="seconds over which --rate's requests arrive")
     parser.add_argument(
         "--rate-stages",
         default="",
@@ -107,10 +119,11 @@ def add_options(parser) -> None:
     parser.add_argument(
         "--max-concurrency",
         default=1000,
+        metavar="N",
         help="open-loop load: requests in flight at most; an arrival that finds this many waits, and its "
         "latency counts from when it should have been sent",
     )
-    parser.add_argument("--seed", default=0, help="seed of the open-loop arrival times, added to each injection's seed for random targets")
+    parser.add_argument("--seed", default=0, metavar="N", help="seed of the open-loop arrival times, added to each injection's seed for random targets")
     parser.add_argument(
         "--trace",
         default="",
@@ -118,27 +131,33 @@ def add_options(parser) -> None:
         help="replay a trace: Mooncake JSON lines (timestamp ms, input_length, output_length, hash_ids) or CSV "
         "(timestamp_ms,input_length,output_length); e.g. locustfiles/traces/sample.jsonl",
     )
-    parser.add_argument("--trace-speedup", default=1.0, help="play the trace this many times faster than recorded")
+    parser.add_argument("--trace-speedup", default=1.0, metavar="FACTOR", help="play the trace this many times faster than recorded")
     parser.add_argument(
         "--trials",
         default=1,
+        metavar="N",
         help="run the scenario this many times, each with a fresh deployment and --seed + k - 1, then write the "
         "trials summary (from the web UI too: Start runs them in the background); --expect may then bound a statistic, e.g. 'recovery_time_s.p95 <= 10'",
     )
-    parser.add_argument("--max-tokens", default=32, help="max_tokens of each request")
-    parser.add_argument("--prompt", default="", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")
-    parser.add_argument("--prompt-tokens", default=64, help="length of the synthetic prompt in words")
+    parser.add_argument("--max-tokens", default=32, metavar="N", help="max_tokens of each request")
+    parser.add_argument("--prompt", default="", metavar="TEXT", help="fixed prompt text (default: a synthetic prompt of --prompt-tokens words)")
+    parser.add_argument("--prompt-tokens", default=64, metavar="N", help="length of the synthetic prompt in words")
     parser.add_argument("--no-stream", action="store_true", default=False, help="send non-streaming requests")
-    parser.add_argument("--request-timeout", default=10.0, help="seconds before a request counts as timed out")
-    parser.add_argument("--retry-delay", default=0.5, help="seconds a client waits after a failed request before its next one")
-    parser.add_argument("--sla-latency", default=DEFAULT_SLA_LATENCY_S, help="latency (s) above which a success is an SLA violation")
-    parser.add_argument("--max-run-time", default=110.0, help="seconds of load before the run is stopped anyway")
-    parser.add_argument("--results-dir", default="", help="the results directory: a new or empty one (default: results/<deployment>/<failure>-<timestamp>)")
+    parser.add_argument("--request-timeout", default=10.0, metavar="SECONDS", help="seconds before a request counts as timed out")
+    parser.add_argument("--retry-delay", default=0.5, metavar="SECONDS", help="seconds a client waits after a failed request before its next one")
+    parser.add_argument("--sla-latency", default=DEFAULT_SLA_LATENCY_S, metavar="SECONDS", help="latency (s) above which a success is an SLA violation")
+    parser.add_argument("--max-run-time", default=110.0, metavar="SECONDS", help="seconds of load before the run is stopped anyway")
+    parser.add_argument("--results-dir", default="", metavar="DIR", help="the results directory: a new or empty one (default: results/<deployment>/<failure>-<timestamp>)")
     parser.add_argument(
         "--dry-run",
         action="store_true",
         default=False,
         help="launch, print what each failure (or the --failure given) would signal, with pids; signal nothing, send no load",
+    )
+    # Locust prints its --help before it loads the locustfile, so the suite's options cannot
+    # be in it: they have a help of their own.
+    parser.add_argument(
+        "--suite-help", action="store_true", default=False, help="print the suite's own options, grouped and described, and exit"
     )
     # Locust's own --list (-l) lists user classes: these are two flags of their own.
     parser.add_argument(
@@ -153,10 +172,11 @@ def add_options(parser) -> None:
         default=False,
         help="check the deployment, failure, scenario file and options, say what would run, and exit: nothing is launched",
     )
-    parser.add_argument("--model", default="", help="model name sent in requests (default: the deployment's)")
+    parser.add_argument("--model", default="", metavar="NAME", help="model name sent in requests (default: the deployment's)")
     parser.add_argument(
         "--expect",
         default="",
+        metavar="CHECKS",
         help="what the run must meet, ';'-separated: e.g. 'failed <= 2; recovery_time_s <= 10' or 'no_errors' "
         "(metrics: failed, failed_pct, success_rate_pct, recovery_time_s, latency_ratio, violations_after, "
         "client_outage_s, bad_rejected_pct, bad_reject_max_s, rss_growth_mib_per_min, cascade_ratio), or no_log \"REGEX\" over the "
@@ -165,18 +185,21 @@ def add_options(parser) -> None:
     parser.add_argument(
         "--abort-if",
         default="",
+        metavar="RULE",
         help="stop early when failure is certain: 'failed_pct > PERCENT over SECONDS s' (counts as an unmet expectation)",
     )
-    parser.add_argument("--junit", default="", help="write the expectations as JUnit XML to this file")
+    parser.add_argument("--junit", default="", metavar="FILE", help="write the expectations as JUnit XML to this file")
     parser.add_argument(
         "--deployment-host",
         default="127.0.0.1",
+        metavar="ADDRESS",
         help="address the launched deployment listens on and gives its clients (loopback by default; "
         "an address other machines reach, for distributed workers elsewhere)",
     )
     parser.add_argument(
         "--scenario",
         default="",
+        metavar="FILE",
         help="a YAML file bundling deployment, failure, load and expectations; options given here win over it",
     )
 
@@ -186,3 +209,31 @@ def option_defaults() -> dict[str, object]:
     parser = argparse.ArgumentParser(add_help=False)
     add_options(parser)
     return vars(parser.parse_args([]))
+
+
+class _Grouped:
+    """A parser stand-in for `add_options` that files each option in its `HELP_GROUPS` section."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._section = {}
+        for title, dests in HELP_GROUPS:
+            group = parser.add_argument_group(title)
+            self._section.update(dict.fromkeys(dests, group))
+
+    def add_argument(self, *names, **kwargs):
+        dest = names[0].lstrip("-").replace("-", "_")
+        return self._section[dest].add_argument(*names, **kwargs)
+
+
+def suite_help() -> str:
+    """`--suite-help`: the suite's options, in the sections of `HELP_GROUPS`, with their help
+    and defaults."""
+    parser = argparse.ArgumentParser(
+        prog="locust -f locustfiles/fault_tolerance.py",
+        usage="%(prog)s [--headless] [options]",
+        description="The suite's own options (Locust's: locust --help). Each is also a field of the web UI's form.",
+        add_help=False,
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=32, width=100),
+    )
+    add_options(_Grouped(parser))
+    return parser.format_help()

@@ -1,5 +1,5 @@
-"""`--list-deployments`, `--list-failures` and `--validate`, through the real CLI: they print,
-exit, and launch nothing."""
+"""`--suite-help`, `--list-deployments`, `--list-failures` and `--validate`, through the real
+CLI: they print, exit, and launch nothing."""
 
 import subprocess
 import sys
@@ -10,6 +10,7 @@ import pytest
 from chaos.applicability import why_not_applicable
 from chaos.models import load_catalogue
 from deployments.models import available_deployments, load_deployment
+from locustfiles.options import HELP_GROUPS, option_defaults
 
 REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILE = REPO / "locustfiles" / "fault_tolerance.py"
@@ -33,6 +34,25 @@ def listed(stdout: str) -> dict[str, str]:
         elif name:
             rows[name] += " " + line.strip()
     return rows
+
+
+def test_suite_help_shows_every_option_once_in_its_section_with_its_help(tmp_path):
+    done = cli(tmp_path, "--suite-help")
+    assert done.returncode == 0, done.stderr
+    sections: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        if line.endswith(":") and not line.startswith(" "):
+            title = line[:-1]
+            sections[title] = []
+        elif line.startswith("  --"):
+            sections[title].append(line.split()[0][2:].replace("-", "_"))
+    titles = [title for title, _ in HELP_GROUPS]
+    assert list(sections)[-len(titles):] == titles
+    assert {title: sorted(sections[title]) for title in titles} == {title: sorted(dests) for title, dests in HELP_GROUPS}
+    shown = [dest for title in titles for dest in sections[title]]
+    assert sorted(shown) == sorted(option_defaults()), "every option, once"
+    assert "  --fault-at SECONDS            seconds after the clients start to inject the failure" in done.stdout
+    assert not (tmp_path / "results").exists()
 
 
 def test_list_deployments_names_each_shipped_one_with_its_description(tmp_path):
