@@ -14,6 +14,15 @@ Locust serves (nothing when there is none: headless runs, workers):
 - a Start whose options the suite cannot run (an unknown failure, a results directory that is
   not empty, ...) is answered at once, as Locust answers a bad field of its own (`{"success":
   false, "message": ...}`); the Chaos tab then shows that one `refused` row, not the run before.
+- the form, by `suite.css` and the template arguments: the suite's fields first and always
+  open (Deployment, Failure, Clients, Requests Per Client, Fault At, then the rest), each
+  labelled with its name and a short hint (`FORM_HINTS`) where Locust would put the whole
+  `--help` text; Locust's user count and spawn rate hidden, with a note (the suite's Clients and
+  Ramp Up replace them); no "provide a host" banner (the suite needs no host: it launches its
+  deployment, or attaches with Host); no field for the options that only print and exit
+  (`CLI_ONLY`).
+- the Chaos tab's rows in their kind's colour and a timeline of the run above them
+  (`suite.js`, from the table's own rows).
 - `GET /fault-tolerance/report`: the report.html of the last run whose teardown and reports
   are done (for trials, their group_report.html), linked from the Download Data tab as
   "Fault-tolerance report (HTML)"; 404 with one line of text before any.
@@ -47,6 +56,47 @@ __all__ = ["CHAOS_TAB", "COLUMNS", "REPORT_ROUTE", "REPORT_TITLE", "ChaosView", 
 
 CHAOS_TAB = "chaos"
 REPORT_ROUTE = "/fault-tolerance/report"
+ASSETS_ROUTE = "/fault-tolerance/assets"
+ASSETS_DIR = Path(__file__).parent / "web_ui_assets"
+#: Linked from the head of Locust's page.
+PAGE_ASSETS = f'<link rel="stylesheet" href=".{ASSETS_ROUTE}/suite.css"><script defer src=".{ASSETS_ROUTE}/suite.js"></script>'
+#: Options that print and exit before anything runs: the command line's, not the form's.
+CLI_ONLY = ("suite_help", "list_deployments", "list_failures", "validate")
+#: The form's label of each option is its name and this hint (Locust's would be the whole help).
+FORM_HINTS = {
+    "deployment": "empty: agg-dp4; empty with Host: attach to that endpoint",
+    "failure": "what is broken; empty: decode_worker",
+    "fault_at": "s after the load starts; empty: the failure's own time",
+    "fault_count": "processes each injection hits; empty: the failure's own",
+    "clients": "concurrent, one Locust user each",
+    "ramp_up": "s over which the clients send their first requests",
+    "requests_per_client": "each sends them one at a time",
+    "rate": "open loop: requests per second, instead of Clients",
+    "duration": "s of open-loop arrivals",
+    "rate_stages": "open loop in stages: RATE:SECONDS,...",
+    "arrival": "open-loop spacing: poisson or constant",
+    "max_concurrency": "open loop: requests in flight at most",
+    "seed": "of the arrival times and random targets",
+    "trace": "a trace file to replay, e.g. locustfiles/traces/sample.jsonl",
+    "trace_speedup": "play the trace this many times faster",
+    "trials": "run the scenario this many times, each on a fresh deployment",
+    "max_tokens": "of each request",
+    "prompt": "fixed prompt; empty: a synthetic one",
+    "prompt_tokens": "words of the synthetic prompt",
+    "no_stream": "non-streaming requests",
+    "request_timeout": "s before a request times out",
+    "retry_delay": "s a client waits after a failure",
+    "sla_latency": "s; a slower success is a violation",
+    "max_run_time": "s of load at most",
+    "results_dir": "a new or empty directory; empty: results/<deployment>/<failure>-<time>",
+    "dry_run": "launch and say what would be signalled; no load",
+    "model": "sent in requests; empty: the deployment's",
+    "expect": "e.g. failed <= 2; recovery_time_s <= 10",
+    "abort_if": "e.g. failed_pct > 50 over 10 s",
+    "junit": "write the expectations as JUnit XML to this file",
+    "deployment_host": "where a launched deployment listens; loopback by default",
+    "scenario": "a YAML scenario file; the fields here win over it",
+}
 REPORT_TITLE = "Fault-tolerance report (HTML)"
 COLUMNS = (
     ("time_s", "Time (s)"),
@@ -198,6 +248,17 @@ def options_with_form(parsed: Namespace, form) -> Namespace:
     return Namespace(**merged)
 
 
+def _suite_form(template_args: dict) -> None:
+    """Locust's template arguments made the suite's form (see the module docstring)."""
+    template_args["missing_host_warning"] = False
+    extra = template_args.get("extra_options") or {}
+    for name in CLI_ONLY:
+        extra.pop(name, None)
+    for name, hint in FORM_HINTS.items():
+        if name in extra:
+            extra[name]["help_text"] = hint
+
+
 def install(environment) -> ChaosView | None:
     """Add the Chaos tab, its rows and the report route to the environment's web UI."""
     web_ui = environment.web_ui
@@ -213,7 +274,28 @@ def install(environment) -> ChaosView | None:
     ]
     web_ui.template_args["extended_csv_files"] = [{"href": "." + REPORT_ROUTE, "title": REPORT_TITLE}]
 
+    locust_template_args = web_ui.update_template_args
+
+    def update_template_args() -> None:  # Locust's, called for each page, then ours
+        locust_template_args()
+        _suite_form(web_ui.template_args)
+
+    web_ui.update_template_args = update_template_args
+
     app = web_ui.app
+
+    @app.after_request
+    def _link_page_assets(response: Response) -> Response:
+        if request.endpoint != "locust.index" or response.status_code != 200 or response.mimetype != "text/html":
+            return response
+        page = response.get_data(as_text=True)
+        response.set_data(page.replace("</head>", PAGE_ASSETS + "</head>", 1))
+        return response
+
+    @app.route(ASSETS_ROUTE + "/<any('suite.css', 'suite.js'):name>")
+    @web_ui.auth_required_if_enabled
+    def fault_tolerance_assets(name: str) -> Response:
+        return send_from_directory(ASSETS_DIR.resolve(), name, max_age=0)
 
     @app.after_request
     def _add_chaos_rows(response: Response) -> Response:

@@ -71,7 +71,54 @@ def locust_ui(tmp_path):
         yield base, tag
 
 
-def test_a_run_from_the_web_ui_shows_its_chaos_and_links_its_report(locust_ui):
+# Each visible field of the form, top down: (the name of its input or select, its label).
+FORM_FIELDS_JS = """
+() => [...document.querySelectorAll('form input[name], form select[name]')]
+  .filter(el => el.type !== 'hidden' && el.getClientRects().length > 0 && el.closest('.MuiFormControl-root, label'))
+  .map(el => {
+    const box = el.closest('.MuiFormControl-root, label');
+    const label = box.querySelector('label') || box;
+    return [el.name, label.innerText.trim(), el.getBoundingClientRect().top];
+  })
+  .sort((a, b) => a[2] - b[2])
+  .map(([name, label]) => [name, label]);
+"""
+
+
+def test_the_form_starts_with_the_suites_fields_and_hides_what_it_ignores(locust_ui, tmp_path):
+    base, _ = locust_ui
+    with launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(base + "/")
+        page.locator("select[name=deployment]").wait_for()
+        page.screenshot(path=str(tmp_path / "form.png"), full_page=True)
+        fields = page.evaluate(FORM_FIELDS_JS)
+        names = [name for name, _ in fields]
+        assert names[:5] == ["deployment", "failure", "clients", "requestsPerClient", "faultAt"], names
+        labels = dict(fields)
+        assert labels["deployment"] == "Deployment (empty: agg-dp4; empty with Host: attach to that endpoint)"
+        assert all(len(label) < 90 for label in labels.values()), labels
+        # Locust's user count and spawn rate are hidden, with a note; one Ramp Up, the suite's.
+        assert "userCount" not in names and "spawnRate" not in names
+        assert [label for label in labels.values() if "ramp up" in label.lower()] == [labels["rampUp"]]
+        note = page.evaluate("() => getComputedStyle(document.querySelector('form > .MuiBox-root'), '::before').content")
+        assert "Locust's user count and ramp-up are not used" in note
+        # No "provide a host" banner, and no field for what only prints and exits.
+        assert "no host attribute set" not in page.locator("body").inner_text()
+        assert not {"suiteHelp", "listDeployments", "listFailures", "validate"} & set(names)
+
+        # A refused Start says why beside the Start button (before a first run there is no
+        # Chaos tab yet: Locust shows its form alone), and the form stays for the next try.
+        page.locator("input[name=faultAt]").fill("soon")
+        page.get_by_role("button", name="Start", exact=True).click()
+        alert = page.get_by_role("alert").filter(has_text="--fault-at")
+        alert.wait_for()
+        page.screenshot(path=str(tmp_path / "refused.png"), full_page=True)
+        assert alert.inner_text().strip() == "--fault-at: expected a number, got 'soon'"
+        assert page.get_by_role("button", name="Start", exact=True).is_enabled()
+
+
+def test_a_run_from_the_web_ui_shows_its_chaos_and_links_its_report(locust_ui, tmp_path):
     base, _ = locust_ui
     with launch_chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -93,6 +140,17 @@ def test_a_run_from_the_web_ui_shows_its_chaos_and_links_its_report(locust_ui):
         instance, faulted_pid = fault
         restarted_pid = page.wait_for_function(RESTART_JS, arg=[TITLES, instance, faulted_pid], timeout=RUN_TIMEOUT_MS).json_value()
         assert restarted_pid != faulted_pid
+
+        # The fault's row in red, and the timeline above the table: the fault, then its
+        # instance ready again, each a mark at its time.
+        fault_row = page.locator('tr[data-what="fault"]').filter(has_text=instance).first
+        assert fault_row.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor") == "rgb(253, 236, 236)"
+        page.locator('.ft-timeline .ft-mark[data-what="ready"]').last.wait_for(state="attached")
+        page.screenshot(path=str(tmp_path / "chaos-tab.png"), full_page=True)
+        marks = page.evaluate("() => [...document.querySelectorAll('.ft-timeline .ft-mark')].map(m => [m.dataset.what, +m.dataset.time, m.textContent])")
+        faults = [t for what, t, text in marks if what == "fault" and instance in text]
+        assert faults and any(what == "ready" and instance in text and t > faults[0] for what, t, text in marks), marks
+        assert f"fault {instance} at" in page.locator(".ft-timeline .ft-legend").inner_text()
 
         # The shape ends the run once every client has sent its requests.
         summary = page.wait_for_function(SUMMARY_JS, arg=TITLES, timeout=RUN_TIMEOUT_MS).json_value()
