@@ -23,6 +23,9 @@ Locust serves (nothing when there is none: headless runs, workers):
   (`CLI_ONLY`).
 - the Chaos tab's rows in their kind's colour and a timeline of the run above them
   (`suite.js`, from the table's own rows).
+- `GET /fault-tolerance/faults`: the delivered faults of the run shown, as JSON `[{"time":
+  epoch seconds, "label": "decode_worker_3 SIGKILL pid 4242"}]`, which `suite.js` draws as
+  dashed lines on Locust's charts.
 - `GET /fault-tolerance/report`: the report.html of the last run whose teardown and reports
   are done (for trials, their group_report.html), linked from the Download Data tab as
   "Fault-tolerance report (HTML)"; 404 with one line of text before any.
@@ -50,12 +53,14 @@ from locustfiles.run import FaultToleranceRun, RunController, controller_of
 from locustfiles.scenario import scenario_from_options
 from locustfiles.trials import Trials
 from reports.results import MISSING
-from reports.summary import SUMMARY_COLUMNS
+from reports.charts import fault_label
+from reports.summary import SUMMARY_COLUMNS, delivered_faults
 
 __all__ = ["CHAOS_TAB", "COLUMNS", "REPORT_ROUTE", "REPORT_TITLE", "ChaosView", "install"]
 
 CHAOS_TAB = "chaos"
 REPORT_ROUTE = "/fault-tolerance/report"
+FAULTS_ROUTE = "/fault-tolerance/faults"
 ASSETS_ROUTE = "/fault-tolerance/assets"
 ASSETS_DIR = Path(__file__).parent / "web_ui_assets"
 #: Linked from the head of Locust's page.
@@ -208,6 +213,12 @@ class ChaosView:
         state = "stopping" if trials.interrupted else "running"
         return _row("trials", name, state=state, detail=f"trial {trials.started} of {trials.scenario.trials}: {trials.layout.root}")
 
+    def fault_marks(self) -> list[dict]:
+        run = self.shown_run()
+        if run is None or self.controller.config_error is not None:
+            return []
+        return [{"time": e.time, "label": fault_label(e)} for e in delivered_faults(run.events.events)]
+
     def report_path(self) -> Path | None:
         trials = self.shown_trials()
         if trials is not None and trials.done:
@@ -323,6 +334,13 @@ def install(environment) -> ChaosView | None:
             return jsonify({"success": False, "message": redact_text(str(exc)), "host": environment.host})
         view.controller.config_error = None
         return None
+
+    @app.route(FAULTS_ROUTE)
+    @web_ui.auth_required_if_enabled
+    def fault_tolerance_faults() -> Response:
+        response = jsonify(view.fault_marks())
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.route(REPORT_ROUTE)
     @web_ui.auth_required_if_enabled

@@ -49,7 +49,7 @@ from faultsuite.records import RequestRecord
 from reports.rundata import RunData
 from reports.summary import delivered_faults
 
-__all__ = ["GROUP_TIMELINE_POINTS", "chart_bundle", "numeric"]
+__all__ = ["GROUP_TIMELINE_POINTS", "chart_bundle", "fault_label", "numeric"]
 
 #: At most this many request points per run in the group report's small timelines.
 GROUP_TIMELINE_POINTS = 5000
@@ -302,7 +302,7 @@ def _span(data: RunData, charts: dict[str, dict | None], recovery: list | None, 
     return [_num(min(finite), 3), _num(max(finite), 3)]
 
 
-def _fault_label(fault: Event) -> str:
+def fault_label(fault: Event) -> str:
     """What a fault line says: `decode_worker_3 SIGKILL pid 1441` (the instance, its child role
     when only that was hit, the signal, the process), or, for a fault on a link, `link client
     -> frontend_0 (frontend_latency)` (the pid there would be the fault proxy's)."""
@@ -364,7 +364,7 @@ def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = T
     return {
         "span": _span(data, charts, recovery, launch, origin),
         "faults": _column(faults, 3),
-        "fault_labels": [_fault_label(e) for e in delivered_faults(data.events)],
+        "fault_labels": [fault_label(e) for e in delivered_faults(data.events)],
         "recovery": recovery,
         "client_outage": client_outage,
         "outage": outage,

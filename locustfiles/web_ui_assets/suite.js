@@ -1,5 +1,6 @@
 /*
- * The Chaos tab's colours and timeline, in Locust's web UI (locustfiles/web_ui.py links it).
+ * The Chaos tab's colours and timeline, and the faults on Locust's charts, in Locust's web UI
+ * (locustfiles/web_ui.py links it).
  *
  * Locust's React draws the Chaos table from each poll of /stats/requests; this script only
  * reads it. Whenever the page changes, each row of the table whose header is the Chaos
@@ -117,6 +118,10 @@
   function update() {
     var table = chaosTable();
     if (!table) {
+      // Another tab: the timeline leaves with the table (React removes only its own nodes).
+      document.querySelectorAll(".ft-timeline").forEach(function (box) {
+        box.remove();
+      });
       return;
     }
     var rows = [];
@@ -140,6 +145,67 @@
     }
     drawTimeline(box, rows);
   }
+
+  // Locust's charts are ECharts instances held in its React components' state, with no
+  // handle outside them: each is found from its element through React's fiber (the chart's
+  // div, then the component above it). Null where there is none (another Locust version).
+  function chartOf(div) {
+    var key = Object.keys(div).find(function (k) {
+      return k.indexOf("__reactFiber$") === 0;
+    });
+    for (var fiber = key ? div[key] : null, depth = 0; fiber && depth < 6; fiber = fiber.return, depth++) {
+      for (var hook = fiber.memoizedState, n = 0; hook && n < 40; hook = hook.next, n++) {
+        var value = hook.memoizedState;
+        if (value && typeof value.setOption === "function" && typeof value.getOption === "function") {
+          return value;
+        }
+      }
+    }
+    return null;
+  }
+
+  // Every delivered fault of the run shown (/fault-tolerance/faults: [{time: epoch s, label}])
+  // as a dashed red line across each of Locust's time charts, named at its top: a line series
+  // of its own ("faults"), one vertical segment per fault from the y axis's least value to its
+  // greatest. (Locust's ECharts has no markLine component to draw it with.)
+  function markCharts(faults) {
+    document.querySelectorAll("[_echarts_instance_]").forEach(function (div) {
+      var chart = chartOf(div);
+      var option = chart && chart.getOption();
+      if (!option || !option.xAxis || !option.xAxis.length || option.xAxis[0].type !== "time") {
+        return;
+      }
+      var extent = chart.getModel().getComponent("yAxis", 0).axis.scale.getExtent();
+      var data = [];
+      faults.forEach(function (f) {
+        var at = new Date(f.time * 1000).toISOString();
+        if (data.length) {
+          data.push([at, "-"]);  // a gap: no line from one fault to the next
+        }
+        data.push([at, extent[0]]);
+        data.push({ value: [at, extent[1]], name: f.label, label: { show: true, position: "right", formatter: f.label, color: COLORS.fault } });
+      });
+      chart.setOption({
+        series: [{
+          id: "ft-faults", name: "faults", type: "line", data: data, silent: true, z: 10,
+          color: COLORS.fault, showSymbol: true, symbolSize: 1, animation: false,
+          lineStyle: { color: COLORS.fault, type: "dashed", width: 2 },
+        }],
+      });
+    });
+  }
+
+  function pollFaults() {
+    if (!document.querySelector("[_echarts_instance_]")) {
+      return;
+    }
+    fetch("./fault-tolerance/faults", { cache: "no-store" })
+      .then(function (response) {
+        return response.ok ? response.json() : [];
+      })
+      .then(markCharts, function () {});
+  }
+  window.setInterval(pollFaults, 2000);
 
   var pending = false;
   new MutationObserver(function () {

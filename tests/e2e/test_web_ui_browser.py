@@ -9,6 +9,7 @@ tab links the run's HTML report, which opens without console errors.
 
 import pytest
 
+from faultsuite.events import read_events
 from locustfiles.web_ui import COLUMNS, REPORT_TITLE
 from tests.browser import launch_chromium
 from tests.e2e.harness import (
@@ -58,6 +59,24 @@ SUMMARY_JS = f"""
   const hit = rows.find(r => r[{WHAT}] === 'summary' && r[{STATE}] === 'done');
   return hit ? hit.join(' | ') : null;
 }}
+"""
+
+# The fault lines on each of Locust's charts, read from ECharts' own model: [[epoch ms, name], ...]
+# per chart, from the top point of each line. The instances live in the state of Locust's React components (see suite.js).
+CHART_FAULTS_JS = """
+() => [...document.querySelectorAll('[_echarts_instance_]')].map(div => {
+  const key = Object.keys(div).find(k => k.startsWith('__reactFiber$'));
+  for (let fiber = div[key]; fiber; fiber = fiber.return) {
+    for (let hook = fiber.memoizedState; hook; hook = hook.next) {
+      const chart = hook.memoizedState;
+      if (chart && typeof chart.getOption === 'function') {
+        const series = chart.getOption().series.find(s => s.id === 'ft-faults');
+        return series ? series.data.filter(d => d.name).map(d => [Date.parse(d.value[0]), d.name]) : [];
+      }
+    }
+  }
+  return null;
+})
 """
 
 UI_TIMEOUT_S = 30
@@ -151,6 +170,19 @@ def test_a_run_from_the_web_ui_shows_its_chaos_and_links_its_report(locust_ui, t
         faults = [t for what, t, text in marks if what == "fault" and instance in text]
         assert faults and any(what == "ready" and instance in text and t > faults[0] for what, t, text in marks), marks
         assert f"fault {instance} at" in page.locator(".ft-timeline .ft-legend").inner_text()
+
+        # Locust's charts: a dashed line at the fault, on each, named after it.
+        page.get_by_role("tab", name="Charts").click()
+        page.wait_for_function(f"() => ({CHART_FAULTS_JS})().some(marks => marks && marks.length > 0)", timeout=10_000)
+        page.screenshot(path=str(tmp_path / "charts-tab.png"), full_page=True)
+        charts = page.evaluate(CHART_FAULTS_JS)
+        (events,) = tmp_path.glob("results/agg-dp4/decode_worker-*/events.csv")
+        (fault_event,) = [e for e in read_events(events) if e.delivered_fault and str(e.pid) == faulted_pid]
+        assert len(charts) >= 3, charts
+        for marks in charts:
+            assert [name for _, name in marks] == [f"{instance} SIGKILL pid {faulted_pid}"], charts
+            assert abs(marks[0][0] - fault_event.time * 1000) <= 1, (marks, fault_event.time)
+        page.get_by_role("tab", name="Chaos").click()
 
         # The shape ends the run once every client has sent its requests.
         summary = page.wait_for_function(SUMMARY_JS, arg=TITLES, timeout=RUN_TIMEOUT_MS).json_value()
