@@ -19,8 +19,8 @@ Built only from the run's data (`RunData`):
   value): "Client outage: <s> s from the fault until the clients were served again (the first
   failure <t> s after it)." from the summary's Client Outage, or, when no request succeeded
   after the last failure, "Client outage to the end: no request succeeded after the last
-  failure (the first <t> s after the fault)." So the verdict names both recoveries: the
-  processes' (back after) and the clients'.
+  failure (the first <t> s after the fault)." (Two decimals under a second, else one.) So the
+  verdict names both recoveries: the processes' (back after) and the clients'.
 - More than one fault moment: "<k> faults were delivered in all." is added.
 - A `proof` event whose outcome is `no_effect`: "The fault on <target> had no effect: <what
   was seen>." for each, last, because the numbers before it say nothing of that fault.
@@ -117,13 +117,18 @@ def verdict(data: RunData) -> str:
     return " ".join(sentences + _stall_sentences(events))
 
 
+def _seconds(value: float) -> str:
+    """"3.6 s", or "0.02 s" under a second, where one decimal would read as nothing."""
+    return f"{value:.2f} s" if value < 1 else f"{value:.1f} s"
+
+
 def _client_outage_sentence(data: RunData) -> list[str]:
     first, outage = data.summary.time_to_first_failure_s, data.summary.client_outage_s
     if first is None:
         return []
     if outage is None:
-        return [f"Client outage to the end: no request succeeded after the last failure (the first {first:.1f} s after the fault)."]
-    return [f"Client outage: {outage:.1f} s from the fault until the clients were served again (the first failure {first:.1f} s after it)."]
+        return [f"Client outage to the end: no request succeeded after the last failure (the first {_seconds(first)} after the fault)."]
+    return [f"Client outage: {_seconds(outage)} from the fault until the clients were served again (the first failure {_seconds(first)} after it)."]
 
 
 def _without_failure(detail: str) -> str:

@@ -181,7 +181,7 @@ def test_the_verdict_names_the_client_outage_beside_the_process_recovery():
     text = verdict(run(records, [fault(10.0), event(13.6, "ready")]))
     assert text == (
         "10 of 40 requests failed (stream_error=10); decode_worker_2 back after 3.6 s. "
-        "Client outage: 1.4 s from the fault until the clients were served again (the first failure 0.5 s after it)."
+        "Client outage: 1.4 s from the fault until the clients were served again (the first failure 0.50 s after it)."
     )
 
 
@@ -189,5 +189,5 @@ def test_a_client_outage_that_never_ended_says_so():
     records = [record(9.0), record(9.5), record(10.2, ok=False), record(11.0, ok=False)]
     text = verdict(run(records, [fault(10.0), event(10.8, "ready")]))
     assert text.endswith(
-        "decode_worker_2 back after 0.8 s. Client outage to the end: no request succeeded after the last failure (the first 0.7 s after the fault)."
+        "decode_worker_2 back after 0.8 s. Client outage to the end: no request succeeded after the last failure (the first 0.70 s after the fault)."
     ), text
