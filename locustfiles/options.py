@@ -8,7 +8,7 @@ from deployments.models import available_deployments
 from faultsuite.errors import ConfigError
 from faultsuite.manifest import DEFAULT_SLA_LATENCY_S
 
-__all__ = ["HELP_GROUPS", "MAXIMA", "add_options", "dropdown", "option_defaults", "suite_help"]
+__all__ = ["CLI_ONLY", "FORM_HINTS", "HELP_GROUPS", "MAXIMA", "add_options", "dropdown", "option_defaults", "suite_help"]
 
 #: The largest value of each numeric option (by destination): past it a run means nothing, or
 #: cannot fit in memory. Every number is also finite; the least values are the scenario's.
@@ -42,6 +42,45 @@ HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Results, repeats and the CI gate", ("results_dir", "trials", "expect", "abort_if", "junit")),
     ("Look before you run (each exits before any load)", ("suite_help", "list_deployments", "list_failures", "validate", "dry_run")),
 )
+
+#: Options that print and exit before anything runs: the command line's, not the form's.
+CLI_ONLY = ("suite_help", "list_deployments", "list_failures", "validate")
+#: The web UI form's label of each option (but `CLI_ONLY`) is its name and this hint, where
+#: Locust would put the whole help.
+FORM_HINTS = {
+    "deployment": "empty: agg-dp4; empty with Host: attach to that endpoint",
+    "failure": "what is broken; empty: decode_worker",
+    "fault_at": "s after the load starts; empty: the failure's own time",
+    "fault_count": "processes each injection hits; empty: the failure's own",
+    "clients": "concurrent, one Locust user each",
+    "ramp_up": "s over which the clients send their first requests",
+    "requests_per_client": "each sends them one at a time",
+    "rate": "open loop: requests per second, instead of Clients",
+    "duration": "s of open-loop arrivals",
+    "rate_stages": "open loop in stages: RATE:SECONDS,...",
+    "arrival": "open-loop spacing: poisson or constant",
+    "max_concurrency": "open loop: requests in flight at most",
+    "seed": "of the arrival times and random targets",
+    "trace": "a trace file to replay, e.g. locustfiles/traces/sample.jsonl",
+    "trace_speedup": "play the trace this many times faster",
+    "trials": "run the scenario this many times, each on a fresh deployment",
+    "max_tokens": "of each request",
+    "prompt": "fixed prompt; empty: a synthetic one",
+    "prompt_tokens": "words of the synthetic prompt",
+    "no_stream": "non-streaming requests",
+    "request_timeout": "s before a request times out",
+    "retry_delay": "s a client waits after a failure",
+    "sla_latency": "s; a slower success is a violation",
+    "max_run_time": "s of load at most",
+    "results_dir": "a new or empty directory; empty: results/<deployment>/<failure>-<time>",
+    "dry_run": "launch and say what would be signalled; no load",
+    "model": "sent in requests; empty: the deployment's",
+    "expect": "e.g. failed <= 2; recovery_time_s <= 10",
+    "abort_if": "e.g. failed_pct > 50 over 10 s",
+    "junit": "write the expectations as JUnit XML to this file",
+    "deployment_host": "where a launched deployment listens; loopback by default",
+    "scenario": "a YAML scenario file; the fields here win over it",
+}
 
 
 class dropdown(list):  # lower case: it reads as a call, `choices=dropdown(names)`

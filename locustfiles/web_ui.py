@@ -16,11 +16,11 @@ Locust serves (nothing when there is none: headless runs, workers):
   false, "message": ...}`); the Chaos tab then shows that one `refused` row, not the run before.
 - the form, by `suite.css` and the template arguments: the suite's fields first and always
   open (Deployment, Failure, Clients, Requests Per Client, Fault At, then the rest), each
-  labelled with its name and a short hint (`FORM_HINTS`) where Locust would put the whole
-  `--help` text; Locust's user count and spawn rate hidden, with a note (the suite's Clients and
-  Ramp Up replace them); no "provide a host" banner (the suite needs no host: it launches its
-  deployment, or attaches with Host); no field for the options that only print and exit
-  (`CLI_ONLY`).
+  labelled with its name and a short hint (`locustfiles.options.FORM_HINTS`) where Locust
+  would put the whole `--help` text; Locust's user count and spawn rate hidden, with a note
+  (the suite's Clients and Ramp Up replace them); no "provide a host" banner (the suite needs
+  no host: it launches its deployment, or attaches with Host); no field for the options that
+  only print and exit (`locustfiles.options.CLI_ONLY`).
 - the Chaos tab's rows in their kind's colour and a timeline of the run above them
   (`suite.js`, from the table's own rows).
 - `GET /fault-tolerance/faults`: the delivered faults of the run shown, as JSON `[{"time":
@@ -48,7 +48,7 @@ from flask import Response, jsonify, request, send_file, send_from_directory
 from faultsuite.errors import ConfigError
 from faultsuite.layout import RunLayout
 from faultsuite.secrets import redact_text
-from locustfiles.options import option_defaults
+from locustfiles.options import CLI_ONLY, FORM_HINTS, option_defaults
 from locustfiles.run import FaultToleranceRun, RunController, controller_of
 from locustfiles.scenario import scenario_from_options
 from locustfiles.trials import Trials
@@ -65,43 +65,6 @@ ASSETS_ROUTE = "/fault-tolerance/assets"
 ASSETS_DIR = Path(__file__).parent / "web_ui_assets"
 #: Linked from the head of Locust's page.
 PAGE_ASSETS = f'<link rel="stylesheet" href=".{ASSETS_ROUTE}/suite.css"><script defer src=".{ASSETS_ROUTE}/suite.js"></script>'
-#: Options that print and exit before anything runs: the command line's, not the form's.
-CLI_ONLY = ("suite_help", "list_deployments", "list_failures", "validate")
-#: The form's label of each option is its name and this hint (Locust's would be the whole help).
-FORM_HINTS = {
-    "deployment": "empty: agg-dp4; empty with Host: attach to that endpoint",
-    "failure": "what is broken; empty: decode_worker",
-    "fault_at": "s after the load starts; empty: the failure's own time",
-    "fault_count": "processes each injection hits; empty: the failure's own",
-    "clients": "concurrent, one Locust user each",
-    "ramp_up": "s over which the clients send their first requests",
-    "requests_per_client": "each sends them one at a time",
-    "rate": "open loop: requests per second, instead of Clients",
-    "duration": "s of open-loop arrivals",
-    "rate_stages": "open loop in stages: RATE:SECONDS,...",
-    "arrival": "open-loop spacing: poisson or constant",
-    "max_concurrency": "open loop: requests in flight at most",
-    "seed": "of the arrival times and random targets",
-    "trace": "a trace file to replay, e.g. locustfiles/traces/sample.jsonl",
-    "trace_speedup": "play the trace this many times faster",
-    "trials": "run the scenario this many times, each on a fresh deployment",
-    "max_tokens": "of each request",
-    "prompt": "fixed prompt; empty: a synthetic one",
-    "prompt_tokens": "words of the synthetic prompt",
-    "no_stream": "non-streaming requests",
-    "request_timeout": "s before a request times out",
-    "retry_delay": "s a client waits after a failure",
-    "sla_latency": "s; a slower success is a violation",
-    "max_run_time": "s of load at most",
-    "results_dir": "a new or empty directory; empty: results/<deployment>/<failure>-<time>",
-    "dry_run": "launch and say what would be signalled; no load",
-    "model": "sent in requests; empty: the deployment's",
-    "expect": "e.g. failed <= 2; recovery_time_s <= 10",
-    "abort_if": "e.g. failed_pct > 50 over 10 s",
-    "junit": "write the expectations as JUnit XML to this file",
-    "deployment_host": "where a launched deployment listens; loopback by default",
-    "scenario": "a YAML scenario file; the fields here win over it",
-}
 REPORT_TITLE = "Fault-tolerance report (HTML)"
 COLUMNS = (
     ("time_s", "Time (s)"),

@@ -10,7 +10,7 @@ import pytest
 from chaos.applicability import why_not_applicable
 from chaos.models import load_catalogue
 from deployments.models import available_deployments, load_deployment
-from locustfiles.options import HELP_GROUPS, option_defaults
+from locustfiles.options import CLI_ONLY, FORM_HINTS, HELP_GROUPS, option_defaults
 
 REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILE = REPO / "locustfiles" / "fault_tolerance.py"
@@ -110,3 +110,9 @@ def test_validate_rejects_bad_input_in_one_line_with_exit_2(tmp_path):
 )
 def test_why_not_applicable_reads_roles_children_and_links(failure, deployment, reason):
     assert why_not_applicable(load_catalogue().failures[failure], load_deployment(deployment)) == reason
+
+
+def test_every_option_of_the_web_ui_form_has_a_short_hint_and_only_there():
+    options = set(option_defaults())
+    assert set(FORM_HINTS) == options - set(CLI_ONLY) and set(CLI_ONLY) <= options
+    assert all(len(hint) <= 70 for hint in FORM_HINTS.values()), "a hint, not the help"
