@@ -362,3 +362,43 @@ def test_a_stream_that_finished_with_an_error_reason_is_a_stream_error():
 def test_a_whole_completion_the_server_aborted_is_incomplete():
     choices = [{"index": 0, "message": {"role": "assistant", "content": "Hel"}, "finish_reason": "abort"}]
     assert read_completion(completion_with(choices=choices), at=0.5).error_kind == "incomplete_stream"
+
+
+# --- one event at a time, or many ---------------------------------------------------------
+
+
+def mixed_stream() -> str:
+    """Every shape of event the reader takes: plain data events (its fast path), a comment,
+    an `event:` field, data over two lines, a blank line too many, CRLF line ends."""
+    return (
+        event(ROLE_CHUNK)
+        + ": keep-alive\n\n"
+        + event(content_chunk("Hel"))
+        + "event: message\ndata: " + json.dumps(content_chunk("lo")) + "\n\n\n"
+        + "data: {\"choices\": [{\"index\": 0,\ndata: \"delta\": {\"content\": \"!\"}}]}\n\n"
+        + event(FINISH_CHUNK).replace("\n", "\r\n")
+        + event(usage_chunk(3))
+        + DONE
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 10_000])
+def test_a_stream_reads_the_same_whatever_the_reads_it_arrives_in(size: int):
+    text = mixed_stream()
+    whole = read_stream((text, 0.5))
+    pieces = [text[i : i + size] for i in range(0, len(text), size)]
+    reader = StreamReader()
+    for k, piece in enumerate(pieces):
+        reader.feed(piece, 0.5)
+        assert reader.between_events == text[: (k + 1) * size].endswith(("\n\n", "\r\n\r\n", "\n\n\n")), (size, k)
+    cut = reader.finish()
+    assert (cut.error_kind, cut.contents, cut.content_chunks, cut.usage_tokens, cut.finish_reason, cut.done) == (
+        None, ["Hel", "lo", "!"], 3, 3, "stop", True)  # fmt: skip
+    assert (whole.error_kind, whole.contents, whole.usage_tokens) == (None, ["Hel", "lo", "!"], 3)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "1" + "0" * 400])
+def test_json_that_is_not_strict_json_is_an_invalid_response(value: str):
+    result = read_stream(('data: {"choices": [], "x": ' + value + "}\n\n", 0.1), (DONE, 0.2))
+
+    assert result.error_kind == "invalid_response" and "unparseable event data" in result.error
