@@ -212,3 +212,14 @@ def test_locust_hears_of_a_refused_connection_once_as_a_failure():
     client.chat(CHAT_PATH)
 
     assert [event["exception"] is None for event in client.events] == [False]
+
+
+@pytest.mark.parametrize(("path", "body", "timeout_s", "success"), [r for r in ROUTES if not r[3]], ids=[i for i, r in zip(ROUTE_IDS, ROUTES) if not r[3]])
+def test_locusts_error_report_has_one_row_for_a_failure_however_often_it_happens(client: Client, path: str, body: dict, timeout_s: float, success: bool):
+    # Locust's error report groups by the exception's text: that text must be the record's
+    # own stable message, never an object's repr with its address or the moment it happened.
+    for _ in range(3):
+        outcome = client.chat(path, body, timeout_s)
+        client.environment.stats.log_error("POST", REQUEST_NAME, client.events[-1]["exception"])
+    assert [error.occurrences for error in client.environment.stats.errors.values()] == [3]
+    assert str(client.events[-1]["exception"]) == f"{outcome.result.error_kind}: {outcome.result.error}"
