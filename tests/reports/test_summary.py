@@ -335,7 +335,7 @@ def test_time_to_first_failure_is_none_when_nothing_fails_after_the_fault():
     assert summarize([record(2, 1.0, ok=False), record(11)]).time_to_first_failure_s is None
 
 
-# --- client recovery ---
+# --- client outage ---
 
 
 def test_client_outage_waits_for_a_success_starting_after_the_last_failure():
