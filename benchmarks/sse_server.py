@@ -53,7 +53,7 @@ def _event(payload: bytes) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
-def _stream_events() -> list[bytes]:
+def stream_events() -> list[bytes]:
     """The SSE events of a streamed answer, as an OpenAI server sends them."""
     head = {"id": COMPLETION_ID, "object": "chat.completion.chunk", "created": CREATED, "model": MODEL}
     events = [
@@ -99,7 +99,7 @@ def build_responses() -> dict[str, bytes]:
     stream_head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
     models = _json({"object": "list", "data": [{"id": MODEL, "object": "model", "created": CREATED, "owned_by": "bench"}]})
     return {
-        "stream": stream_head + b"".join(_chunk(e) for e in _stream_events()) + b"0\r\n\r\n",
+        "stream": stream_head + b"".join(_chunk(e) for e in stream_events()) + b"0\r\n\r\n",
         "completion": _fixed("200 OK", _completion()),
         "health": _fixed("200 OK", b'{"status":"ok"}'),
         "models": _fixed("200 OK", models),
