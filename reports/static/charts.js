@@ -156,7 +156,7 @@
     u.over.appendChild(label);
   }
 
-  // "3.4 s" from a band's start (or from the first fault) to its end; "to the end" without one.
+  // "3.4 s" from a band's start (or from the first fault) to its end; "not over by the end" without one.
   function lasting(from, end) {
     return isValue(end) ? (end - from).toFixed(1) + " s" : "not over by the end";
   }
