@@ -7,7 +7,8 @@ VLLM::Worker, serving the project's tiny Llama), under the seed's failures, 4 cl
   server exits by itself, with code 0, a few seconds later (vllm #48966), and only a restart
   policy of `always` brings it back.
 - decode_worker (SIGKILL the server's process group): the streams in flight break, new
-  requests are refused, and the server is back once restarted and loaded.
+  requests are refused, and the server is back once restarted and loaded. A stream whose last
+  bytes were already sent completes (one of four in a CI run, 8 ms after the kill).
 - engine_hang (SIGSTOP the EngineCore 5 s): the streams stall and then finish; the server's
   `/health` says ok all along. The suite's health check flags it: a silent stall from the
   SIGSTOP, as long as the hang (once in CI, 5.5 s longer: the counter stood still past SIGCONT).
@@ -81,6 +82,16 @@ def in_flight_at(result: RunResult, at: float) -> list[dict]:
     return [r for r in result.records if r["start_offset_s"] < at < end(r)]
 
 
+#: A stream that completes this soon after a SIGKILL had its last bytes on the wire before it
+#: (the kernel delivers what a killed process wrote): one did, 8 ms after it, in a CI run.
+ON_THE_WIRE_S = 0.05
+
+
+def cut_by_kill(result: RunResult, killed: float) -> list[dict]:
+    """The streams in flight at a kill, less those that completed before it reached them."""
+    return [r for r in in_flight_at(result, killed) if not (r["status"] == "success" and end(r) - killed < ON_THE_WIRE_S)]
+
+
 @pytest.fixture(scope="module")
 def engine_run(vllm, tmp_path_factory) -> RunResult:
     return vllm_run(tmp_path_factory, "engine", 75)
@@ -112,7 +123,7 @@ def test_the_results_directory_is_complete(run, request):
 def test_an_engine_kill_fails_the_streams_in_flight_inside_their_200(engine_run):
     fault, killed = the_fault(engine_run)
     assert (fault["scope"], fault["child"], fault["signal"]) == ("child", "engine", "SIGKILL")
-    cut = in_flight_at(engine_run, killed)
+    cut = cut_by_kill(engine_run, killed)
     assert cut, "no stream was in flight at the kill"
     for record in cut:
         assert (record["status"], record["error_kind"], record["http_status"]) == ("failure", "stream_error", 200), record
@@ -135,7 +146,7 @@ def test_after_an_engine_kill_the_server_exits_0_by_itself_and_only_a_restart_br
 
 def test_a_killed_server_breaks_its_streams_refuses_the_rest_and_comes_back(decode_worker_run):
     _, killed = the_fault(decode_worker_run)
-    cut = in_flight_at(decode_worker_run, killed)
+    cut = cut_by_kill(decode_worker_run, killed)
     assert cut and all(r["status"] == "failure" for r in cut)
     kinds = {r["error_kind"] for r in decode_worker_run.records if r["status"] == "failure"}
     assert "connection_refused" in kinds, kinds
