@@ -20,7 +20,7 @@ DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))  # the browser helper lives in tests/, at the repository's root
 
 from tests.browser import launch_chromium, offline_page  # noqa: E402
-from tests.e2e.harness import web_ui_running  # noqa: E402
+from tests.e2e.harness import start_from_the_form, web_ui_running  # noqa: E402
 
 VIEWPORT = {"width": 1280, "height": 2000}
 WEB_UI_VIEWPORT = {"width": 1280, "height": 900}
@@ -32,12 +32,7 @@ def web_ui_screenshot() -> int:
         with launch_chromium() as browser:
             page = browser.new_page(viewport=WEB_UI_VIEWPORT)
             page.goto(base + "/")
-            page.locator("select[name=deployment]").select_option("agg-dp4")
-            page.locator("select[name=failure]").select_option("decode_worker")
-            page.locator("input[name=clients]").fill("4")
-            page.locator("input[name=requestsPerClient]").fill("12")
-            page.locator("input[name=faultAt]").fill("2")
-            page.get_by_role("button", name="Start", exact=True).click()
+            start_from_the_form(page, "agg-dp4", "decode_worker", clients=4, requests_per_client=12, fault_at=2)
             page.get_by_role("tab", name="Chaos").click()
             page.locator('.ft-timeline .ft-mark[data-what="restart"]').first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
             page.locator('tr[data-what="ready"]').first.wait_for()

@@ -195,6 +195,17 @@ def web_ui_running(tmp_path: Path, timeout_s: float = 30) -> Iterator[tuple[subp
         stop_locust(proc, tag)
 
 
+def start_from_the_form(page, deployment: str, failure: str, clients: int, requests_per_client: int, fault_at: float) -> None:
+    """On Locust's web UI page (a Playwright page at its `/`), fill the suite's fields, as a
+    user would, and press Start. The dropdowns are native selects."""
+    page.locator("select[name=deployment]").select_option(deployment)
+    page.locator("select[name=failure]").select_option(failure)
+    page.locator("input[name=clients]").fill(str(clients))
+    page.locator("input[name=requestsPerClient]").fill(str(requests_per_client))
+    page.locator("input[name=faultAt]").fill(f"{fault_at:g}")
+    page.get_by_role("button", name="Start", exact=True).click()
+
+
 def stop_locust(proc: subprocess.Popen, tag: str, timeout_s: float = 20) -> None:
     """End a Locust process we started (SIGTERM, then SIGKILL) and anything left of its run."""
     proc.send_signal(signal.SIGTERM)

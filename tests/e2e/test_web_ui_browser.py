@@ -12,9 +12,7 @@ import pytest
 from faultsuite.events import read_events
 from locustfiles.web_ui import COLUMNS, REPORT_TITLE
 from tests.browser import launch_chromium
-from tests.e2e.harness import (
-    web_ui_running,
-)
+from tests.e2e.harness import start_from_the_form, web_ui_running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -145,14 +143,7 @@ def test_a_run_from_the_web_ui_shows_its_chaos_and_links_its_report(locust_ui, t
         page = context.new_page()
         page.goto(base + "/")
 
-        # The suite's options are under "Custom parameters"; the dropdowns are native selects.
-        page.get_by_role("button", name="Custom parameters").click()
-        page.locator("select[name=deployment]").select_option("agg-dp4")
-        page.locator("select[name=failure]").select_option("decode_worker")
-        page.locator("input[name=clients]").fill("4")
-        page.locator("input[name=requestsPerClient]").fill("12")
-        page.locator("input[name=faultAt]").fill("2")
-        page.get_by_role("button", name="Start", exact=True).click()
+        start_from_the_form(page, "agg-dp4", "decode_worker", clients=4, requests_per_client=12, fault_at=2)
 
         page.get_by_role("tab", name="Chaos").click()
         fault = page.wait_for_function(FAULT_JS, arg=TITLES, timeout=RUN_TIMEOUT_MS).json_value()
