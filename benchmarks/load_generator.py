@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,36 +259,20 @@ def _interrupt(signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=12, help="seconds of load per client run (default 12)")
-    parser.add_argument("--users", type=int, default=32, help="concurrent users, all started at once (default 32)")
-    parser.add_argument("--repeat", type=int, default=1, help="run the three clients this many times, interleaved (default 1)")
-    args = parser.parse_args(argv)
-    if args.seconds < 1 or args.users < 1 or args.repeat < 1:
-        parser.error("--seconds, --users and --repeat must be at least 1")
+def run_with_children(prefix: str, measure: Callable[[Children, Path], None]) -> int:
+    """Run `measure(children, scratch)` as a benchmark's main does, in a scratch directory
+    (named from `prefix`, removed after): 0 when it is done, 2 with one `error:` line when it
+    raised BenchmarkError, 130 on Ctrl-C, SIGTERM or SIGHUP. Its children are stopped in every
+    case."""
     # Explicitly: a shell that starts a job in the background sets it to ignore SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
-
-    print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()} ({sys.executable})")
     children = Children()
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="load_generator-") as scratch:
-        work = Path(scratch)
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
         try:
-            server, port = start_server(children, work / "server.log")
-            print(f"server: {SERVER.relative_to(REPO)} on 127.0.0.1:{port}, pid {server.pid}")
-            print(f"load: {args.users} users × {args.seconds} s per run; {' → '.join(CLIENTS)}, × {args.repeat}", flush=True)
-            runs = []
-            for repeat in range(1, args.repeat + 1):
-                run = {}
-                for client in CLIENTS:
-                    run[client] = run_client(children, client, server, port, args, work, repeat)
-                    r = run[client]
-                    print(f"  run {repeat} {client:<6} {r.requests:>7} requests, {r.failed} failed, {r.rps:8.1f} req/s", flush=True)
-                runs.append(run)
+            measure(children, Path(scratch))
+            return 0
         except BenchmarkError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -296,6 +281,35 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         finally:
             children.stop_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=12, help="seconds of load per client run (default 12)")
+    parser.add_argument("--users", type=int, default=32, help="concurrent users, all started at once (default 32)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the three clients this many times, interleaved (default 1)")
+    args = parser.parse_args(argv)
+    if args.seconds < 1 or args.users < 1 or args.repeat < 1:
+        parser.error("--seconds, --users and --repeat must be at least 1")
+    print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()} ({sys.executable})")
+    started = time.perf_counter()
+    runs: list[dict[str, Result]] = []
+
+    def measure(children: Children, work: Path) -> None:
+        server, port = start_server(children, work / "server.log")
+        print(f"server: {SERVER.relative_to(REPO)} on 127.0.0.1:{port}, pid {server.pid}")
+        print(f"load: {args.users} users × {args.seconds} s per run; {' → '.join(CLIENTS)}, × {args.repeat}", flush=True)
+        for repeat in range(1, args.repeat + 1):
+            run = {}
+            for client in CLIENTS:
+                run[client] = run_client(children, client, server, port, args, work, repeat)
+                r = run[client]
+                print(f"  run {repeat} {client:<6} {r.requests:>7} requests, {r.failed} failed, {r.rps:8.1f} req/s", flush=True)
+            runs.append(run)
+
+    status = run_with_children("load_generator-", measure)
+    if status:
+        return status
     report(runs)
     print(f"\ntotal: {time.perf_counter() - started:.0f} s")
     return 0

@@ -20,7 +20,6 @@ The issue's target: at 2,000 req/s, a send lag p99 under 5 ms. Numbers depend on
 import argparse
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,11 +28,17 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.load_generator import CHILD_GRACE_S, BenchmarkError, Children, child_env, start_server  # noqa: E402
-from faultsuite.records import read_records  # noqa: E402
+from benchmarks.load_generator import (  # noqa: E402
+    CHILD_GRACE_S,
+    OUR_LOCUSTFILE,
+    BenchmarkError,
+    Children,
+    child_env,
+    run_with_children,
+    start_server,
+)
+from faultsuite.records import RequestRecord, read_records  # noqa: E402
 from reports.summary import percentile  # noqa: E402
-
-OUR_LOCUSTFILE = REPO / "locustfiles" / "fault_tolerance.py"
 
 
 def suite_argv(port: int, rate: float, seconds: float, max_concurrency: int, out: Path) -> list[str]:
@@ -50,30 +55,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10, help="seconds of arrivals (default 10)")
     parser.add_argument("--max-concurrency", type=int, default=1000, help="requests in flight at most (default 1000)")
     args = parser.parse_args(argv)
-    children = Children()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="open_loop-") as scratch:
-        work = Path(scratch)
-        try:
-            server, port = start_server(children, work / "server.log")
-            out, log = work / "run", work / "suite.log"
-            with log.open("w") as log_file:
-                process = children.start(
-                    suite_argv(port, args.rate, args.seconds, args.max_concurrency, out),
-                    cwd=REPO, env=child_env("ours"), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                )  # fmt: skip
-                status = children.wait(process, args.seconds + CHILD_GRACE_S)
-            records = read_records(out)
-            if not records:
-                raise BenchmarkError(f"no records (exit status {status}): {log.read_text(errors='replace')[-2000:]}")
-        except BenchmarkError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print("interrupted: stopping the children", file=sys.stderr)
-            return 130
-        finally:
-            children.stop_all()
+    records: list[RequestRecord] = []
+
+    def measure(children: Children, work: Path) -> None:
+        _, port = start_server(children, work / "server.log")
+        out, log = work / "run", work / "suite.log"
+        with log.open("w") as log_file:
+            process = children.start(
+                suite_argv(port, args.rate, args.seconds, args.max_concurrency, out),
+                cwd=REPO, env=child_env("ours"), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+            )  # fmt: skip
+            status = children.wait(process, args.seconds + CHILD_GRACE_S)
+        records.extend(read_records(out))
+        if not records:
+            raise BenchmarkError(f"no records (exit status {status}): {log.read_text(errors='replace')[-2000:]}")
+
+    status = run_with_children("open_loop-", measure)
+    if status:
+        return status
     scheduled = sorted(r.scheduled_offset_s for r in records if r.scheduled_offset_s is not None)
     lags_ms = [r.send_lag_s * 1000 for r in records if r.send_lag_s is not None]
     span = max(r.end_time for r in records) - min(r.start_time for r in records)
