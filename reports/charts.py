@@ -330,8 +330,9 @@ def _launch_band(data: RunData, origin: float) -> list[float] | None:
 
 def _client_outage_band(fault: float, first_failure_s: float | None, client_outage_s: float | None) -> list | None:
     """From the first failure after the fault until the clients were served again (to the end,
-    None, when they never were); None when nothing failed after the fault."""
-    if first_failure_s is None or client_outage_s == 0.0:
+    None, when they never were); None when nothing failed after the fault (no first failure:
+    the summary's Client Outage is then 0.0)."""
+    if first_failure_s is None:
         return None
     end = None if client_outage_s is None else _num(fault + client_outage_s, 3)
     return [_num(fault + first_failure_s, 3), end]
