@@ -11,7 +11,8 @@ VLLM::Worker, serving the project's tiny Llama), under the seed's failures, 4 cl
   bytes were already sent completes (one of four in a CI run, 8 ms after the kill).
 - engine_hang (SIGSTOP the EngineCore 5 s): the streams stall and then finish; the server's
   `/health` says ok all along. The suite's health check flags it: a silent stall from the
-  SIGSTOP, as long as the hang (once in CI, 5.5 s longer: the counter stood still past SIGCONT).
+  SIGSTOP, as long as the hang (once in CI, 5.5 s longer: the counter stood still past SIGCONT;
+  another CI run's streams took over 10 s, so this run's clients wait 30 s for an answer).
 - decode_worker_leader (SIGKILL the API server alone): EngineCore and Worker live on as
   orphans, holding their memory, until the suite's teardown ends them.
 - decode_worker_sigterm_leader (SIGTERM the API server alone, as Kubernetes and Docker stop a
@@ -46,9 +47,11 @@ DEPLOYMENT = "vllm-cpu"
 CLIENTS = 4
 REQUEST_TIMEOUT_S = 10.0
 LOAD = [
-    "--clients", str(CLIENTS), "--requests-per-client", "100000", "--max-tokens", "256",
-    "--fault-at", "3", "--request-timeout", str(REQUEST_TIMEOUT_S),
+    "--clients", str(CLIENTS), "--requests-per-client", "100000", "--max-tokens", "256", "--fault-at", "3",
 ]  # fmt: skip
+#: The hang's streams take the hang and the engine's catch-up on top of their own 1-2 s: once
+#: in CI the counter stood still 5.5 s past the SIGCONT, and a 10 s timeout failed all four.
+HANG_REQUEST_TIMEOUT_S = 30.0
 #: What a complete results directory holds, besides client_<i>.jsonl and the server's logs.
 RUN_FILES = {
     "run.json", "events.csv", "requests.csv", "watcher.csv", "processes.csv", "replicas.csv", "test.log.txt",
@@ -56,9 +59,12 @@ RUN_FILES = {
 }  # fmt: skip
 
 
-def vllm_run(tmp_path_factory, failure: str, max_run_time_s: float, deployment: str = DEPLOYMENT) -> RunResult:
+def vllm_run(
+    tmp_path_factory, failure: str, max_run_time_s: float, deployment: str = DEPLOYMENT, request_timeout_s: float = REQUEST_TIMEOUT_S
+) -> RunResult:
     directory = tmp_path_factory.mktemp(failure)
-    result = run_locust(directory, "--deployment", deployment, "--failure", failure, *LOAD, "--max-run-time", str(max_run_time_s), timeout_s=420)
+    options = ["--deployment", deployment, "--failure", failure, *LOAD, "--request-timeout", str(request_timeout_s)]
+    result = run_locust(directory, *options, "--max-run-time", str(max_run_time_s), timeout_s=420)
     assert result.returncode == 0, result.stderr[-3000:]
     assert not wait_for_no_tagged_processes(result.tag, 15), "processes left after the run"
     return result
@@ -104,7 +110,7 @@ def decode_worker_run(vllm, tmp_path_factory) -> RunResult:
 
 @pytest.fixture(scope="module")
 def engine_hang_run(vllm, tmp_path_factory) -> RunResult:
-    return vllm_run(tmp_path_factory, "engine_hang", 14)
+    return vllm_run(tmp_path_factory, "engine_hang", 14, request_timeout_s=HANG_REQUEST_TIMEOUT_S)
 
 
 @pytest.mark.parametrize("run", ["engine_run", "decode_worker_run", "engine_hang_run"])
