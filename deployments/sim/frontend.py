@@ -7,7 +7,8 @@ one JSON body), `/v1/models`, `/health` (200 once some decode worker is reachabl
     llm_requests_pending   requests received that have not yet had their first token
     llm_requests_running   requests received and not yet finished
     llm_active_workers     decode workers that a live processor reports live
-    llm_requests_total     finished requests, by status (success | error)
+    llm_requests_total     finished requests, by status (success | error | cancelled: the
+                           client went away first, and the request was abandoned all the way down)
 
 Prompt tokens are counted as whitespace-separated words: the simulation needs a count, not a
 vocabulary. Requests are checked as vLLM checks them: a body that is not JSON, no messages, a
@@ -31,9 +32,11 @@ from typing import Iterator  # noqa: E402
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest  # noqa: E402
 
 from deployments.sim.wire import (  # noqa: E402
+    ClientGone,
     HealthPoller,
     PeerUnavailable,
     RoundRobin,
+    abandon_if_client_goes,
     base_arguments,
     json_response,
     open_generation,
@@ -129,6 +132,9 @@ class Frontend:
                 if "finish_reason" in message:
                     status = "success"
                 yield message
+        except ClientGone:
+            status = "cancelled"
+            raise
         finally:
             if first:
                 self.metrics.pending.dec()
@@ -207,6 +213,7 @@ class Frontend:
             )
             return json_response(start_response, "400 Bad Request", error_body(message, 400))
         request_id = f"chatcmpl-{next(self._ids)}"
+        abandon_if_client_goes(environ)
         # The counts for embedded workers; the request itself for real ones (upstream.py).
         upstream = {"prompt_tokens": prompt, "max_tokens": max_tokens, "request": body}
         generation = self.tracked(self.generate(upstream))

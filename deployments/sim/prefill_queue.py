@@ -29,7 +29,7 @@ import gevent  # noqa: E402
 from gevent.event import AsyncResult, Event  # noqa: E402
 from prometheus_client import CollectorRegistry, Gauge, generate_latest  # noqa: E402
 
-from deployments.sim.wire import base_arguments, json_response, serve  # noqa: E402
+from deployments.sim.wire import abandon_if_client_goes, base_arguments, json_response, serve  # noqa: E402
 
 __all__ = ["main"]
 
@@ -65,17 +65,21 @@ class PrefillQueue:
         self._arrived.set()
 
     def prefill(self, prompt_tokens: int, timeout_s: float) -> bool:
-        """Queue one prompt and wait for a prefill worker to finish it; False on timeout."""
+        """Queue one prompt and wait for a prefill worker to finish it; False on timeout.
+        A caller that goes away meanwhile (ClientGone) takes the item out of the queue."""
         item = Item(f"p{next(self._ids)}", prompt_tokens)
         self._put(item)
-        finished = item.done.wait(timeout_s) is True
-        if not finished:
-            item.done.set(False)  # abandoned: nobody should start it any more
-            if item in self.waiting:
-                self.waiting.remove(item)
-        self.offered.pop(item.id, None)
-        self.in_progress.pop(item.id, None)
-        return finished
+        finished = False
+        try:
+            finished = item.done.wait(timeout_s) is True
+            return finished
+        finally:
+            if not finished:
+                item.done.set(False)  # abandoned: nobody should start it any more
+                if item in self.waiting:
+                    self.waiting.remove(item)
+            self.offered.pop(item.id, None)
+            self.in_progress.pop(item.id, None)
 
     def next(self, wait_s: float) -> Item | None:
         """Hand out the oldest item, to be claimed within the lease; None after `wait_s`."""
@@ -112,6 +116,7 @@ class PrefillQueue:
         path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
         if path == "/prefill" and method == "POST":
             body = json.loads(environ["wsgi.input"].read() or b"{}")
+            abandon_if_client_goes(environ)
             if self.prefill(int(body["prompt_tokens"]), float(body["timeout_s"])):
                 return json_response(start_response, "200 OK", {"status": "done"})
             return json_response(start_response, "504 Gateway Timeout", {"error": f"no prefill worker answered within {body['timeout_s']} s"})

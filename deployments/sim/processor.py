@@ -28,6 +28,7 @@ from deployments.sim.wire import (  # noqa: E402
     HealthPoller,
     PeerUnavailable,
     RoundRobin,
+    abandon_if_client_goes,
     base_arguments,
     json_response,
     open_generation,
@@ -103,6 +104,7 @@ def make_app(workers: HealthPoller, migration_limit: int = 0, migration_mode: st
             return json_response(start_response, "200 OK", {"status": "ok", "workers": live})
         if path == "/generate" and environ["REQUEST_METHOD"] == "POST":
             body = json.loads(environ["wsgi.input"].read() or b"{}")
+            abandon_if_client_goes(environ)
             for worker in router.candidates():
                 try:
                     conn, response = open_generation(worker + api.path, api.body(body))

@@ -5,23 +5,34 @@ Between components, a generation is a POST of JSON answered by newline-delimited
 "completion_tokens": m}`, or `{"error": "..."}` when it broke. Calls connect with a short
 timeout (a dead peer is noticed at once) and then read without one: a live peer that stops
 answering hangs its caller, as real stacks do.
+
+A caller that goes away takes its work with it, as vLLM aborts a request whose client
+disconnected: once a component has read a request, `abandon_if_client_goes` watches the
+client's connection, and its closing throws `ClientGone` into the request's greenlet wherever
+it waits. Its upstream connection then closes in turn, so the abandonment reaches the engine,
+which drops the sequence from its queue or its batch, within milliseconds.
 """
 
 import argparse
 import http.client
 import json
 import logging
+import socket
 import sys
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import gevent
-from gevent.pywsgi import WSGIServer
+from gevent import GreenletExit
+from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.socket import wait_read
 
 __all__ = [
+    "ClientGone",
     "PeerUnavailable",
     "HealthPoller",
     "RoundRobin",
+    "abandon_if_client_goes",
     "base_arguments",
     "get_json",
     "json_response",
@@ -34,6 +45,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 2.0
+LISTEN_BACKLOG = 2048
 JSON_HEADERS = [("Content-Type", "application/json")]
 NDJSON_HEADERS = [("Content-Type", "application/x-ndjson")]
 
@@ -47,6 +59,59 @@ class PeerUnavailable(Exception):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+class ClientGone(GreenletExit):
+    """Thrown into a request's greenlet when its client closed the connection mid-request.
+
+    A GreenletExit, so that the server neither logs it as an error nor lets an `except
+    Exception` on the way swallow it; `finally` blocks run, and close what the request held.
+    """
+
+
+#: The environ keys of `ClientAwareHandler`: the request's socket, and its watcher once started.
+CLIENT_SOCKET = "faultsuite.client_socket"
+CLIENT_WATCHER = "faultsuite.client_watcher"
+
+
+class ClientAwareHandler(WSGIHandler):
+    """pywsgi's handler, with the client's socket in the environ for `abandon_if_client_goes`,
+    and that request's watcher stopped when its response ends."""
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ[CLIENT_SOCKET] = self.socket
+        return environ
+
+    def run_application(self):
+        try:
+            super().run_application()
+        finally:
+            watcher = self.environ.pop(CLIENT_WATCHER, None)
+            if watcher is not None:
+                watcher.kill(block=False)
+
+
+def abandon_if_client_goes(environ: dict) -> None:
+    """Until this response ends, throw `ClientGone` into the current (request) greenlet as soon
+    as the client closes its connection.
+
+    Call it once the request body is read: unread body bytes would look like a live client.
+    A client that sends more (a pipelined request) is taken to be there, and no longer watched.
+    """
+    sock = environ.get(CLIENT_SOCKET)
+    if sock is not None:
+        environ[CLIENT_WATCHER] = gevent.spawn(_watch_client, sock, gevent.getcurrent())
+
+
+def _watch_client(sock: socket.socket, request: gevent.Greenlet) -> None:
+    try:
+        wait_read(sock.fileno())
+        gone = sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:  # reset by the peer, or closed under us
+        gone = True
+    if gone:
+        request.kill(ClientGone, block=False)
 
 
 def base_arguments(description: str) -> argparse.ArgumentParser:
@@ -72,7 +137,9 @@ def serve(app: Callable, host: str, port: int, name: str, startup_delay_s: float
     if startup_delay_s:
         log.info("starting up (%.1f s)", startup_delay_s)
         gevent.sleep(startup_delay_s)
-    server = WSGIServer((host, port), app, log=None, error_log=log)
+    # A thousand clients connect at once: gevent's default backlog of 128 would drop SYNs, each
+    # then retried only after a second.
+    server = WSGIServer((host, port), app, backlog=LISTEN_BACKLOG, log=None, error_log=log, handler_class=ClientAwareHandler)
     log.info("listening on http://%s:%d", host, port)
     print(f"{name} listening on http://{host}:{port}", flush=True)
     server.serve_forever()

@@ -40,7 +40,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from prometheus_client.core import CounterMetricFamily  # noqa: E402
 
 from deployments.lifetime import die_with_parent  # noqa: E402
-from deployments.sim.wire import NDJSON_HEADERS, PeerUnavailable, base_arguments, json_response, post_json, serve  # noqa: E402
+from deployments.sim.wire import (  # noqa: E402
+    NDJSON_HEADERS,
+    PeerUnavailable,
+    abandon_if_client_goes,
+    base_arguments,
+    json_response,
+    post_json,
+    serve,
+)
 
 __all__ = ["main"]
 
@@ -69,7 +77,20 @@ class EngineClient:
         )
         theirs.close()
         log.info("engine started, pid %d", self.process.pid)
+        # One greenlet writes to the engine: a request abandoned by its client (ClientGone) is
+        # stopped wherever it waits, and must never be stopped halfway through a line.
+        self.outbox: Queue = Queue()
+        gevent.spawn(self._write)
         gevent.spawn(self._receive)
+
+    def _write(self) -> None:
+        for message in self.outbox:
+            try:
+                self.channel.sendall((json.dumps(message) + "\n").encode())
+            except OSError:
+                # A dead engine: the message is dropped. The undetected mode hangs the request,
+                # as the reader never answers; the detected mode has already failed it and is exiting.
+                continue
 
     def _receive(self) -> None:
         for line in self.channel.makefile("rb"):
@@ -121,12 +142,7 @@ class EngineClient:
                 self._send({"op": "cancel", "id": request_id})
 
     def _send(self, message: dict) -> None:
-        try:
-            self.channel.sendall((json.dumps(message) + "\n").encode())
-        except OSError:
-            # A dead engine: the undetected mode hangs the request, as the reader never
-            # answers; the detected mode has already failed it and is exiting.
-            pass
+        self.outbox.put(message)  # never blocks, so never switches
 
 
 class RemotePrefill:
@@ -196,6 +212,7 @@ def make_app(engine: EngineClient, prefill: RemotePrefill | None = None):
             if not engine.ready:
                 return json_response(start_response, "503 Service Unavailable", {"error": "engine not ready"})
             body = json.loads(environ["wsgi.input"].read() or b"{}")
+            abandon_if_client_goes(environ)
             start_response("200 OK", NDJSON_HEADERS)
             messages = generation(engine, prefill, int(body["prompt_tokens"]), int(body["max_tokens"]), int(body.get("start", 0)))
             return ((json.dumps(m) + "\n").encode() for m in messages)
