@@ -338,6 +338,11 @@ class DeploymentSpec(StrictModel):
         description="connections to put behind the fault proxy, for network faults: the caller's {urls[CALLEE]} "
         "(the endpoint's, for caller `client`) then leads to the proxy",
     )
+    matrix: bool = Field(
+        True,
+        description="whether the fault-tolerance matrix (tests/fault_tolerance) runs this deployment's failures: "
+        "false for one sized for a benchmark, too heavy for every CI run",
+    )
 
     @field_validator("port_range")
     @classmethod

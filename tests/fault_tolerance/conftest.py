@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from chaos.models import load_catalogue
-from deployments.models import embedded_deployments
 from faultsuite.suggest import did_you_mean
 from tests.e2e.harness import start_locust
-from tests.fault_tolerance.matrix import FULL, REDUCED, GroupTables, LoadSize, Progress, last_fault_at_s
+from tests.fault_tolerance.matrix import FULL, REDUCED, GroupTables, LoadSize, Progress, last_fault_at_s, matrix_deployments
 from tests.fault_tolerance.scheduler import MatrixScheduler, StartedRun
 
 MATRIX_TEST = "test_fault_tolerance"
@@ -31,7 +30,7 @@ def pytest_addoption(parser):
         help="run only these failures (exact names; -k decode_worker also matches every decode_worker_* variant)",
     )  # fmt: skip
     group.addoption(
-        "--ft-deployment", type=_names(embedded_deployments), default=None, metavar="NAME[,NAME]",
+        "--ft-deployment", type=_names(matrix_deployments), default=None, metavar="NAME[,NAME]",
         help="run only these deployments (exact names; -k agg-dp4 also matches agg-dp4-links, ...)",
     )  # fmt: skip
     group.addoption(

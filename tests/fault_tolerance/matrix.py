@@ -12,7 +12,7 @@ from reports.render import render_group
 from reports.results import summary_markdown
 from reports.rundata import RunData, in_group_order, load_run
 
-__all__ = ["FULL", "REDUCED", "GroupTables", "LoadSize", "Progress", "matrix_pairs"]
+__all__ = ["FULL", "REDUCED", "GroupTables", "LoadSize", "Progress", "matrix_deployments", "matrix_pairs"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,10 @@ def matrix_pairs() -> list[tuple[str, str]]:
       (tests/findings), not here.
     - Every other pair runs, a role the deployment lacks included (the run says "not
       applicable").
+    - A deployment that says `matrix: false` (agg-dp16, sized for benchmarks) runs none.
     """
     failures = load_catalogue().failures
-    specs = {name: load_deployment(name) for name in embedded_deployments()}
+    specs = {name: spec for name, spec in ((name, load_deployment(name)) for name in embedded_deployments()) if spec.matrix}
     embedded_roles = {role for spec in specs.values() for role in spec.roles}
     pairs = []
     for deployment, spec in specs.items():
@@ -73,6 +74,11 @@ def matrix_pairs() -> list[tuple[str, str]]:
                 continue
             pairs.append((deployment, name))
     return pairs
+
+
+def matrix_deployments() -> list[str]:
+    """The deployments the matrix runs, in its order."""
+    return list(dict.fromkeys(deployment for deployment, _ in matrix_pairs()))
 
 
 #: How long the embedded graph takes to replace one decode worker in a rolling restart: its
