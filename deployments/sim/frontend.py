@@ -132,8 +132,12 @@ class Frontend:
                 if "finish_reason" in message:
                     status = "success"
                 yield message
-        except ClientGone:
-            status = "cancelled"
+        except (ClientGone, GeneratorExit):
+            # Closed unfinished, the client went: noticed by its connection's watcher, or by a
+            # write that failed first (the server then closes the stream, and this generator).
+            # A non-streaming answer is read up to its finish, and this closed after it.
+            if status != "success":
+                status = "cancelled"
             raise
         finally:
             if first:

@@ -54,6 +54,18 @@ def open_stream(deployment: LaunchedDeployment) -> socket.socket:
     return sock
 
 
+@pytest.fixture
+def stream(request):
+    """`open_stream`, each socket closed at the end of the test whatever happened."""
+
+    def opened(deployment: LaunchedDeployment) -> socket.socket:
+        sock = open_stream(deployment)
+        request.addfinalizer(sock.close)
+        return sock
+
+    return opened
+
+
 def first_token_within(sock: socket.socket, timeout_s: float) -> bool:
     """Whether a content token arrives on `sock` within `timeout_s`."""
     sock.settimeout(timeout_s)
@@ -89,11 +101,11 @@ def agg(tmp_path, request) -> LaunchedDeployment:
     return launched(slow_single_slot_copy(tmp_path, "agg-dp1"), tmp_path / "run", request.addfinalizer)
 
 
-def test_a_stream_whose_client_goes_frees_its_batch_slot_at_once(agg):
+def test_a_stream_whose_client_goes_frees_its_batch_slot_at_once(agg, stream):
     frontend = agg.endpoint + "/metrics"
-    first = open_stream(agg)
+    first = stream(agg)
     assert first_token_within(first, 5)
-    waiting = open_stream(agg)
+    waiting = stream(agg)
     assert not first_token_within(waiting, 0.5), "the single batch slot is taken"
     assert metric(frontend, "llm_requests_pending") == 1
 
@@ -106,11 +118,11 @@ def test_a_stream_whose_client_goes_frees_its_batch_slot_at_once(agg):
     waiting.close()
 
 
-def test_a_request_whose_client_goes_before_its_first_token_leaves_the_queue(agg):
+def test_a_request_whose_client_goes_before_its_first_token_leaves_the_queue(agg, stream):
     frontend, worker = agg.endpoint + "/metrics", worker_metrics_url(agg)
-    running = open_stream(agg)
+    running = stream(agg)
     assert first_token_within(running, 5)
-    queued = [open_stream(agg) for _ in range(3)]
+    queued = [stream(agg) for _ in range(3)]
     assert eventually(lambda: metric(worker, "llm_worker_requests_running") == 4 and metric(frontend, "llm_requests_pending") == 3, PROPAGATION_S)
 
     for sock in queued:
@@ -125,12 +137,12 @@ def test_a_request_whose_client_goes_before_its_first_token_leaves_the_queue(agg
     assert eventually(lambda: metric(worker, "llm_worker_requests_running") == 0, PROPAGATION_S)
 
 
-def test_a_prompt_whose_client_goes_leaves_the_remote_prefill_queue(tmp_path, request):
+def test_a_prompt_whose_client_goes_leaves_the_remote_prefill_queue(tmp_path, request, stream):
     spec = disaggregated_copy(tmp_path, "disagg-p1-d1", prefill_restart="never", prefill_timeout_s=30)
     deployment = launched(spec, tmp_path / "run", request.addfinalizer)
     (prefill,) = deployment.replicas_of("prefill_worker")
     os.killpg(prefill.pid, signal.SIGKILL)
-    waiting = open_stream(deployment)
+    waiting = stream(deployment)
     # Handed to the dead worker's open request for work at worst, it is back within the lease.
     assert eventually(lambda: "prefill_queue_depth 1.0" in queue_metrics(deployment), CLAIM_LEASE_S + 2)
 
