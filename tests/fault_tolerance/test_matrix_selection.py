@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import kill_tagged, run_locust
-from tests.fault_tolerance.matrix import GroupTables, matrix_pairs
+from deployments.models import embedded_deployments, load_deployment
+from tests.fault_tolerance.matrix import GroupTables, matrix_deployments, matrix_pairs
 
 RUNNER = "tests/fault_tolerance/test_runner.py"
 
@@ -29,6 +30,14 @@ def test_ft_failure_selects_that_failure_on_every_deployment_and_not_its_variant
     # What -k decode_worker selects instead: every decode_worker_* variant too.
     _, by_keyword, _ = collected("-k", "decode_worker")
     assert len(by_keyword) > 3 * len(ids)
+
+
+def test_a_deployment_sized_for_benchmarks_stays_out_of_the_matrix():
+    assert load_deployment("agg-dp16").matrix is False
+    assert "agg-dp16" in embedded_deployments() and "agg-dp16" not in matrix_deployments()
+    assert "agg-dp4" in matrix_deployments()
+    code, _, output = collected("--ft-deployment", "agg-dp16")
+    assert code != 0 and "unknown name 'agg-dp16'" in output
 
 
 def test_ft_deployment_and_ft_failure_combine():
