@@ -20,6 +20,9 @@ class FaultContext:
     deployment: Deployment
     scheduled_offset_s: float | None = None
     proofs: Proofs = field(default_factory=Proofs)
+    #: Who acts, for every event: the fault agent (`--fault-agent`; empty for the runner) and its host.
+    agent: str = ""
+    host: str = ""
 
     def record(
         self,
@@ -54,6 +57,8 @@ class FaultContext:
             scope=target.scope,
             child=target.child or "",
             teardown=at_teardown,
+            agent=self.agent,
+            host=self.host,
         )
 
     def record_link(
@@ -81,6 +86,8 @@ class FaultContext:
             scope=TargetScope.LINK,
             teardown=at_teardown,
             link_from=route.caller,
+            agent=self.agent,
+            host=self.host,
         )
 
     def send(self, target: FaultTarget, sig: signal.Signals, kind: EventKind = EventKind.FAULT, at_teardown: bool = False, note: str = "") -> FaultOutcome:

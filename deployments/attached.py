@@ -17,6 +17,9 @@ side of the wire.
 Roles are re-matched at most every `RESCAN_S` whenever someone looks (chaos, the samplers, the
 web UI), so a process the owner restarts is found again: it becomes a new replica, with an
 `attach` event, and a matched process that is gone gets an `exit` event.
+
+A role that `hosts:` gives a fault agent is another machine's: it is neither checked nor
+matched here, and its faults go to that agent (`agent_of`, `locustfiles.fault_agent`).
 """
 
 import os
@@ -133,6 +136,7 @@ class AttachedDeployment(Deployment):
     def __init__(self, spec: AttachSpec, events: EventLog, source: str = "", run_dir: Path | None = None):
         """`run_dir` holds the fault proxy's logs; it is needed when the file declares a link."""
         self.spec = spec
+        self.local = spec.here()  # the roles this host matches: those no fault agent owns
         self.events = events
         self.source = source or spec.name  # the file, for error messages
         self._replicas: list[AttachedReplica] = []
@@ -162,6 +166,9 @@ class AttachedDeployment(Deployment):
     def metrics_url(self) -> str | None:
         return self.spec.metrics.url if self.spec.metrics else None
 
+    def agent_of(self, role: str) -> str | None:
+        return self.spec.agent_of(role)
+
     # -- processes -------------------------------------------------------------------------
 
     @property
@@ -182,7 +189,7 @@ class AttachedDeployment(Deployment):
                 replica.state = "exited"
                 self.events.emit(EventKind.EXIT, component=replica.role, replica=replica.index, pid=replica.pid, outcome="gone", detail="attached process no longer runs")
         known = {r.process.process for r in self._replicas}
-        for role, selector in self.spec.processes.items():
+        for role, selector in self.local.processes.items():
             for proc in matching_processes(selector.match):
                 try:
                     attached = AttachedProcess(proc)
@@ -199,7 +206,7 @@ class AttachedDeployment(Deployment):
     def up(self, warmup_timeout_s: float = 30.0) -> float | None:
         """Check (`check_attachable`), match every role's processes, send the warm-up request.
         Nothing is launched, so there is no startup time: None."""
-        check_attachable(self.spec, self.source)
+        check_attachable(self.local, self.source)
         self.rescan()
         if self.links is not None:
             self.links.start(dict(os.environ))

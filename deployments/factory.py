@@ -25,9 +25,10 @@ def open_deployment(spec: AnySpec, run_dir: Path, events: EventLog, *, host: str
 
 def check_before_launch(spec: AnySpec, source: str) -> None:
     """What can be checked of `spec` before anything starts, as one ConfigError line: an
-    attached deployment's endpoint must answer and its selectors match."""
+    attached deployment's endpoint must answer and the selectors of this host's roles match
+    (a fault agent's are matched on its own host)."""
     if isinstance(spec, AttachSpec):
-        check_attachable(spec, source)
+        check_attachable(spec.here(), source)
 
 
 def with_endpoint(spec: AnySpec, endpoint: str) -> AnySpec:

@@ -224,6 +224,11 @@ class Deployment(ABC):
         except (OSError, HttpError, ValueError):
             return {}
 
+    def agent_of(self, role: str) -> str | None:
+        """The fault agent on another host that owns `role` (an attach file's `hosts:`), whose
+        faults go there; None when this host acts on it itself."""
+        return None
+
     def fault_targets(self, role: str, child: str | None = None, leader_only: bool = False) -> list[FaultTarget]:
         """What a fault on `role` could reach now, one target per live replica: its process
         group (or its own process, with `leader_only` or when the group is not ours), or each

@@ -467,6 +467,10 @@ class ProcessSelector(StrictModel):
     children: dict[str, ChildRole] = Field(default_factory=dict, description="named subprocesses, among its descendants")
 
 
+#: A fault agent's name (`--fault-agent`): a host name, or any name made of its characters.
+AGENT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
 class AttachSpec(StrictModel):
     """A deployment someone else runs (`kind: attach`): the suite launches nothing, tears
     nothing down, and signals only single processes its selectors match (never a group)."""
@@ -488,6 +492,12 @@ class AttachSpec(StrictModel):
         description="at most the clients' own link to the endpoint (caller `client`, callee the role serving it), "
         "put behind the fault proxy for network faults",
     )
+    hosts: dict[Annotated[str, Field(pattern=AGENT_NAME)], list[str]] = Field(
+        default_factory=dict,
+        description="fault agents and the roles each owns, e.g. {gpu-node-1: [decode_worker]}: a Locust worker started "
+        "with --fault-agent NAME matches those roles' selectors on its own host and applies their faults; this host "
+        "matches the other roles",
+    )
 
     @model_validator(mode="after")
     def _client_link_only(self) -> "AttachSpec":
@@ -498,9 +508,34 @@ class AttachSpec(StrictModel):
             raise KeyPathError(("links", 0), "an https endpoint cannot be proxied: its certificate names its own host, not the proxy's")
         return self
 
+    @model_validator(mode="after")
+    def _each_role_one_agent(self) -> "AttachSpec":
+        owner: dict[str, str] = {}
+        for agent, roles in self.hosts.items():
+            for index, role in enumerate(roles):
+                if role not in self.processes:
+                    raise KeyPathError(("hosts", agent, index), f"names no role of processes; roles: {', '.join(self.roles)}")
+                if role in owner:
+                    raise KeyPathError(("hosts", agent, index), f"role {role!r} is already {owner[role]}'s: one agent owns a role")
+                owner[role] = agent
+        return self
+
     @property
     def roles(self) -> list[str]:
         return list(self.processes)
+
+    def agent_of(self, role: str) -> str | None:
+        """The fault agent that owns `role`, None when this host does."""
+        return next((agent for agent, roles in self.hosts.items() if role in roles), None)
+
+    def here(self) -> "AttachSpec":
+        """The file as this host sees it: the roles no agent owns."""
+        return self.model_copy(update={"processes": {r: s for r, s in self.processes.items() if self.agent_of(r) is None}})
+
+    def owned_by(self, agent: str) -> "AttachSpec":
+        """The file as `agent` sees it on its host: its own roles, no link and no agents."""
+        owned = self.hosts.get(agent, [])
+        return self.model_copy(update={"processes": {r: s for r, s in self.processes.items() if r in owned}, "links": [], "hosts": {}})
 
     def children_of(self, role: str) -> dict[str, ChildRole]:
         selector = self.processes.get(role)

@@ -17,6 +17,12 @@ class RunClock:
     wall_origin: float = field(default_factory=time.time)
     mono_origin: float = field(default_factory=time.monotonic)
 
+    @classmethod
+    def joined(cls, wall_origin: float) -> "RunClock":
+        """This process's clock of a run another process started at `wall_origin` (a Locust
+        worker's, or a fault agent's): offsets agree as far as the machines' clocks do."""
+        return cls(wall_origin=wall_origin, mono_origin=time.monotonic() - (time.time() - wall_origin))
+
     def offset(self) -> float:
         """Seconds since the run's origin (monotonic)."""
         return time.monotonic() - self.mono_origin

@@ -47,6 +47,8 @@ class FaultOutcome(StrEnum):
     FEWER_TARGETS = "fewer targets"
     CONFIRMED = "confirmed"  # a proof event: the fault's effect was seen
     NO_EFFECT = "no_effect"  # a proof event: it was not; the run's numbers say nothing of that fault
+    #: A fault for a role another host's fault agent owns, when that agent could not be reached.
+    NOT_DELIVERED = "not_delivered"
 
 
 class TargetScope(StrEnum):
@@ -66,7 +68,8 @@ class Event:
     For chaos's events, `failure` names the failure, `scope` and `child` say what was aimed at,
     `link_from` names the caller of a faulted link (`client` for the load's own connections;
     its `pid` is then the fault proxy's), and `teardown` marks an action taken because the run
-    was ending, not on schedule."""
+    was ending, not on schedule. `host` is the machine that acted and `agent` the fault agent
+    there (`--fault-agent`), empty when the runner itself acted."""
 
     time: float
     offset_s: float
@@ -83,6 +86,8 @@ class Event:
     child: str = ""
     teardown: bool = False
     link_from: str = ""
+    agent: str = ""
+    host: str = ""
 
     @property
     def instance(self) -> str:
@@ -177,6 +182,8 @@ def _parse(row: dict[str, str]) -> Event:
         child=row.get("child") or "",
         teardown=teardown,
         link_from=row.get("link_from") or "",
+        agent=row.get("agent") or "",
+        host=row.get("host") or "",
     )
 
 

@@ -217,13 +217,11 @@ class _WorkerLink:
             log.error("the run's endpoint is %s but this worker was told %s; this user sends nothing", data["endpoint"], self.runner.environment.host)
             return None
         client_id = data["client"]
-        wall_origin = data["wall_origin"]
-        clock = RunClock(wall_origin=wall_origin, mono_origin=time.monotonic() - (time.time() - wall_origin))
         return ClientSession(
             client_id,
             LoadSettings.from_message(data["load"]),
             data["model"],
-            clock,
+            RunClock.joined(data["wall_origin"]),
             self._send_record,
             lambda: self._send_finished(client_id),
             load_origin_s=data["load_origin_s"],

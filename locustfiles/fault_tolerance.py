@@ -21,6 +21,7 @@ from locustfiles.chat_user import ChatUser
 from locustfiles.open_loop_user import OpenLoopUser
 from locustfiles.discovery import deployment_lines, failure_lines, validation_lines
 from locustfiles.distributed import drain_workers
+from locustfiles.fault_agent import registry_of
 from locustfiles.options import add_options, suite_help
 from locustfiles.run import FaultToleranceRun, controller_of, controllers
 from locustfiles.scenario import Scenario, in_a_trial, scenario_from_options
@@ -154,7 +155,7 @@ def _start_run(environment, **_kwargs) -> None:
             controller.trials = Trials(scenario, headless_argv(environment.parsed_options))
             gevent.spawn(controller.trials.run)
             return
-        run = FaultToleranceRun(scenario)
+        run = FaultToleranceRun(scenario, fault_agents=registry_of(environment.runner))
     except ConfigError as exc:
         log.error("%s", exc)
         controller.config_error = str(exc)

@@ -41,10 +41,12 @@ HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Each request", ("max_tokens", "prompt", "prompt_tokens", "no_stream", "request_timeout", "retry_delay", "sla_latency")),
     ("Results, repeats and the CI gate", ("results_dir", "trials", "expect", "abort_if", "junit")),
     ("Look before you run (each exits before any load)", ("suite_help", "list_deployments", "list_failures", "validate", "dry_run")),
+    ("A Locust worker's own (--worker)", ("fault_agent",)),
 )
 
-#: Options that print and exit before anything runs: the command line's, not the form's.
-CLI_ONLY = ("suite_help", "list_deployments", "list_failures", "validate")
+#: The command line's options, not the form's: those that print and exit before anything
+#: runs, and a worker's own.
+CLI_ONLY = ("suite_help", "list_deployments", "list_failures", "validate", "fault_agent")
 #: The web UI form's label of each option (but `CLI_ONLY`) is its name and this hint, where
 #: Locust would put the whole help.
 FORM_HINTS = {
@@ -240,6 +242,13 @@ def add_options(parser) -> None:
         default="",
         metavar="FILE",
         help="a YAML file bundling deployment, failure, load and expectations; options given here win over it",
+    )
+    parser.add_argument(
+        "--fault-agent",
+        default="",
+        metavar="NAME",
+        help="on a worker: also be fault agent NAME, which matches the roles an attach file's hosts: gives NAME on this "
+        "host and applies the faults the master sends for them",
     )
 
 

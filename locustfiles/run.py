@@ -20,6 +20,7 @@ from pathlib import Path
 
 import gevent.event
 
+from chaos.agents import FaultAgents
 from chaos.injector import FaultScheduler
 from chaos.plan import describe_plan
 from deployments.factory import open_deployment
@@ -66,8 +67,10 @@ def default_run_dir(scenario: Scenario) -> Path:
 class FaultToleranceRun:
     """Owns one run's clock, results directory, manifest, deployment, chaos, samplers and records."""
 
-    def __init__(self, scenario: Scenario):
+    def __init__(self, scenario: Scenario, fault_agents: FaultAgents | None = None):
+        """`fault_agents`: how faults reach the fault agents of other hosts (a master's)."""
         self.scenario = scenario
+        self.fault_agents = fault_agents
         self.clock = RunClock()
         # A dry run leaves nothing behind unless a --results-dir asks for its events and logs;
         # one that failed to launch keeps them, for the error line to point at.
@@ -159,7 +162,7 @@ class FaultToleranceRun:
         self.load_started_at = self.clock.offset()
         self._update_manifest(load_started_offset_s=self.load_started_at)
         if self.deployment is not None:
-            self.scheduler = FaultScheduler(scenario.failure_name, scenario.failure, self.deployment, self.clock)
+            self.scheduler = FaultScheduler(scenario.failure_name, scenario.failure, self.deployment, self.clock, self.fault_agents)
             self.scheduler.start(self.load_started_at)
 
     def _launch_failed(self, error: str) -> None:

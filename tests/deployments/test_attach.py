@@ -17,8 +17,9 @@ from typing import ClassVar
 import psutil
 import pytest
 
+from chaos.injector import FaultScheduler
 from chaos.kinds import SignalInjection
-from chaos.models import Target
+from chaos.models import Failure, Target
 from chaos.targets import resolve
 from deployments.attached import AttachedDeployment, check_attachable, matching_processes
 from deployments.models import AttachSpec, load_deployment
@@ -132,6 +133,35 @@ def test_a_bad_role_name_is_rejected(tmp_path):
 def test_an_unknown_kind_is_rejected(tmp_path):
     path = write(tmp_path, attach_document(kind="bogus"))
     assert rejection(path) == f"{path}: kind: unknown kind 'bogus'; known: launch, attach"
+
+
+# -- fault agents (hosts:) ------------------------------------------------------------------
+
+TWO_ROLES = {"worker": {"match": "worker-token"}, "router": {"match": "router-token"}}
+
+
+def test_hosts_give_roles_to_agents_and_this_host_keeps_the_rest(tmp_path):
+    spec = load_deployment(str(write(tmp_path, attach_document(processes=TWO_ROLES, hosts={"gpu-node-1": ["worker"]}))))
+    assert (spec.agent_of("worker"), spec.agent_of("router")) == ("gpu-node-1", None)
+    assert spec.here().roles == ["router"]
+    owned = spec.owned_by("gpu-node-1")
+    assert (owned.roles, owned.hosts, owned.links) == (["worker"], {}, [])
+
+
+def test_hosts_naming_an_unknown_role_is_rejected(tmp_path):
+    path = write(tmp_path, attach_document(hosts={"gpu-node-1": ["engine"]}))
+    assert rejection(path) == f"{path}: hosts.gpu-node-1.0: names no role of processes; roles: worker"
+
+
+def test_a_role_given_to_two_agents_is_rejected(tmp_path):
+    path = write(tmp_path, attach_document(processes=TWO_ROLES, hosts={"a": ["worker"], "b": ["router", "worker"]}))
+    assert rejection(path) == f"{path}: hosts.b.1: role 'worker' is already a's: one agent owns a role"
+
+
+def test_an_agent_name_that_is_no_host_name_is_rejected(tmp_path):
+    path = write(tmp_path, attach_document(hosts={"gpu node": ["worker"]}))
+    assert rejection(path).startswith(f"{path}: hosts.gpu node.[key]: string should match pattern")
+
 
 
 # -- live processes -------------------------------------------------------------------------
@@ -416,3 +446,23 @@ def test_down_leaves_the_attached_processes_running(attach, start, token):
     assert is_running(only.pid)
     assert deployment.endpoint == "http://127.0.0.1:1"
     assert deployment.metrics_url is None
+
+
+def test_the_runner_never_matches_an_agent_role_on_its_own_host(attach, start, token):
+    here, there = start(f"router-{token}"), start(f"worker-{token}")
+    deployment = attach({"router": {"match": f"router-{token}"}, "worker": {"match": f"worker-{token}"}}, hosts={"gpu-node-1": ["worker"]})
+    deployment.rescan()
+    # The worker's process runs here too, but the file says it is gpu-node-1's to find.
+    assert [(r.role, r.pid) for r in deployment.replicas] == [("router", here.pid)]
+    assert there.poll() is None
+
+
+def test_a_fault_on_an_agent_role_without_agents_is_not_delivered_and_says_why(attach, start, token):
+    worker = start(f"worker-{token}")
+    deployment = attach({"worker": {"match": f"worker-{token}"}}, hosts={"gpu-node-1": ["worker"]})
+    injection = SignalInjection(at_s=0, target=Target(role="worker"))
+    FaultScheduler("by_hand", Failure(injections=[injection]), deployment, deployment.events.clock).inject(injection, 1.5)
+    (fault,) = events_of(deployment, "fault")
+    assert (fault.component, fault.outcome, fault.agent, fault.pid, fault.scheduled_offset_s) == ("worker", "not_delivered", "gpu-node-1", None, 1.5)
+    assert fault.detail == "failure by_hand: fault agent gpu-node-1 not reached: this run has no fault agents (they are Locust workers: run with --master)"
+    assert worker.poll() is None

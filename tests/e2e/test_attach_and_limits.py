@@ -1,15 +1,10 @@
 """Runs that launch nothing, that hit their time limit, and whose launch fails."""
 
 import json
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from deployments.ports import free_port
 from tests.e2e.harness import run_locust
 
 pytestmark = pytest.mark.e2e
@@ -23,35 +18,6 @@ components:
     command: ["{python}", "-c", "import sys; print('loading weights failed', file=sys.stderr); sys.exit(3)"]
     ready: {http: "http://{host}:{port}/health"}
 """
-
-
-@pytest.fixture
-def running_graph():
-    """agg-dp1's processes started by hand: a deployment the suite did not launch."""
-    worker, processor, frontend = free_port(), free_port(), free_port()
-    commands = [
-        ["deployments.sim.worker", "--port", str(worker), "--startup-delay-s", "0.2"],
-        ["deployments.sim.processor", "--port", str(processor), "--workers", f"http://127.0.0.1:{worker}"],
-        ["deployments.sim.frontend", "--port", str(frontend), "--processors", f"http://127.0.0.1:{processor}"],
-    ]
-    procs = [
-        subprocess.Popen([sys.executable, "-m", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        for argv in commands
-    ]
-    endpoint = f"http://127.0.0.1:{frontend}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(endpoint + "/health", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.2)
-    try:
-        yield endpoint, procs
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
 
 
 def test_host_without_deployment_sends_load_to_the_running_endpoint_and_launches_nothing(tmp_path, running_graph):

@@ -95,7 +95,10 @@ def _start(command: list[str], cwd: Path, log: Path, tag: str) -> Node:
     return Node(proc, cwd, log)
 
 
-def run_distributed(tmp_path: Path, *options: str, timeout_s: float = 240) -> DistributedRun:
+def run_distributed(tmp_path: Path, *options: str, timeout_s: float = 240, worker_options: list[list[str]] | None = None) -> DistributedRun:
+    """A master with `options` and its workers, run to their end: `WORKERS` plain ones, or one
+    per entry of `worker_options`, each with those options of its own."""
+    worker_options = worker_options or [[] for _ in range(WORKERS)]
     port = free_port()
     master_tag, worker_tag = uuid.uuid4().hex, uuid.uuid4().hex
     run_dir = tmp_path / "master" / "run"
@@ -104,13 +107,13 @@ def run_distributed(tmp_path: Path, *options: str, timeout_s: float = 240) -> Di
     started = time.monotonic()
     master = _start(
         locust_command(
-            "--master", "--expect-workers", str(WORKERS), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+            "--master", "--expect-workers", str(len(worker_options)), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
             "--results-dir", str(run_dir), *options,
         ),
         tmp_path / "master", logs / "master.log", master_tag,
     )
     worker_command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-    workers = [_start(worker_command, tmp_path / f"worker{i}", logs / f"worker{i}.log", worker_tag) for i in range(WORKERS)]
+    workers = [_start(worker_command + own, tmp_path / f"worker{i}", logs / f"worker{i}.log", worker_tag) for i, own in enumerate(worker_options)]
     run = DistributedRun(master, workers, run_dir, master_tag, worker_tag)
     deadline = started + timeout_s
     try:

@@ -136,6 +136,10 @@ CASES = {
     "a junit file under a file": BadInput(
         ["--junit", "{dir}/afile/junit.xml"], "--junit {dir}/afile/junit.xml: is under {dir}/afile, which is a file", files={"afile": "x"}
     ),
+    "fault agent that is no worker": BadInput(
+        ["--fault-agent", "gpu-node-1"],
+        "--fault-agent: only a Locust worker (--worker) is a fault agent",
+    ),
 }
 
 
