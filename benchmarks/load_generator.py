@@ -135,10 +135,12 @@ class Children:
             self.stop(process)
 
 
-def start_server(children: Children, log: Path) -> tuple[subprocess.Popen, int]:
-    """Start the SSE server on a free port and read the port from its first line."""
+def start_server(children: Children, log: Path, delay_ms: float = 0.0) -> tuple[subprocess.Popen, int]:
+    """Start the SSE server on a free port, each answer held `delay_ms`, and read the port
+    from its first line."""
+    argv = [sys.executable, str(SERVER), "--port", "0", "--delay-ms", f"{delay_ms:g}"]
     with log.open("w") as log_file:
-        process = children.start([sys.executable, str(SERVER), "--port", "0"], stdout=subprocess.PIPE, stderr=log_file, text=True)
+        process = children.start(argv, stdout=subprocess.PIPE, stderr=log_file, text=True)
     ready, _, _ = select.select([process.stdout], [], [], SERVER_START_S)
     line = process.stdout.readline() if ready else ""
     process.stdout.close()  # the port is all it prints; its errors go to `log`

@@ -1,6 +1,6 @@
 """A minimal, fast OpenAI-compatible chat server, for measuring load generators (not servers).
 
-    python benchmarks/sse_server.py [--port 0]
+    python benchmarks/sse_server.py [--port 0] [--delay-ms 0]
 
 Stdlib only: one process, one asyncio event loop, bound to 127.0.0.1. It prints `port NNNN`
 as its first stdout line (with `--port 0`, the free port the OS chose), then serves until
@@ -17,7 +17,8 @@ SIGINT or SIGTERM:
 Every answer is built once, at import: a request costs a header parse, one `json.loads` of
 its body and one `transport.write`, so that the load generator, not this server, is what a
 benchmark measures. The events of a stream are written together, not paced: no token
-latency is simulated.
+latency is simulated. `--delay-ms D` holds each answer D ms before writing it (a timer, no
+CPU), as a server that takes its time would, so that clients wait as they would on a real one.
 """
 
 import argparse
@@ -159,7 +160,10 @@ def answer(method: bytes, path: bytes, body: bytes) -> bytes:
 
 
 class ChatProtocol(asyncio.Protocol):
-    """One connection: requests read in order (pipelined ones too), each answered at once."""
+    """One connection: requests read in order (pipelined ones too), each answered at once, or
+    `delay_s` later (in order still: every answer waits as long)."""
+
+    delay_s = 0.0
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -195,12 +199,23 @@ class ChatProtocol(asyncio.Protocol):
         body = bytes(buffer[: head.length])
         del buffer[: head.length]
         self.head = None
-        self.transport.write(answer(head.method, head.path, body))
+        response = answer(head.method, head.path, body)
+        if self.delay_s:
+            asyncio.get_running_loop().call_later(self.delay_s, self._write, self.transport, response, head.close)
+        else:
+            self._write(self.transport, response, head.close)
         if head.close:
-            self.transport.close()
             self.transport = None
             return False
         return True
+
+    @staticmethod
+    def _write(transport: asyncio.Transport, response: bytes, close: bool) -> None:
+        if transport.is_closing():
+            return  # the client went while its answer waited
+        transport.write(response)
+        if close:
+            transport.close()
 
     def _refuse(self) -> None:
         self.transport.write(RESPONSES["bad_request"])
@@ -211,8 +226,9 @@ class ChatProtocol(asyncio.Protocol):
         self.transport = None
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, delay_s: float = 0.0) -> None:
     loop = asyncio.get_running_loop()
+    ChatProtocol.delay_s = delay_s
     # A deep backlog: a benchmark opens all its users' connections in the same instant.
     server = await loop.create_server(ChatProtocol, HOST, port, backlog=1024, reuse_address=True)
     print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
@@ -226,8 +242,11 @@ async def serve(port: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one, printed)")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="hold each answer this long before writing it (default 0)")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.port))
+    if args.delay_ms < 0:
+        parser.error("--delay-ms must be at least 0")
+    asyncio.run(serve(args.port, args.delay_ms / 1000))
     return 0
 
 
