@@ -6,11 +6,12 @@ still leaves every request it made on disk.
 
 import csv
 import errno
-import json
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Iterable, Literal
+
+import orjson
 
 from faultsuite.layout import RunLayout
 
@@ -87,12 +88,13 @@ class RequestRecord:
     def to_json(self) -> str:
         """One JSON line, fields in declaration order. A dict of the fields as they are, not
         `dataclasses.asdict`, whose deep copy costs more than the encoding."""
-        return json.dumps({name: getattr(self, name) for name in _FIELDS}, separators=(",", ":"))
+        return orjson.dumps({name: getattr(self, name) for name in _FIELDS}).decode()
 
     @classmethod
-    def from_json(cls, line: str) -> "RequestRecord":
-        """The record of one line; ValueError or TypeError when it is not one."""
-        data = json.loads(line)
+    def from_json(cls, line: str | bytes) -> "RequestRecord":
+        """The record of one line; ValueError or TypeError when it is not one (orjson's
+        JSONDecodeError is a ValueError)."""
+        data = orjson.loads(line)
         data["itl_s"] = tuple(data.get("itl_s") or ())
         if data.get("error_kind") is not None:
             data["error_kind"] = FailureKind(data["error_kind"])
@@ -131,7 +133,7 @@ def read_records(run_dir: Path) -> list[RequestRecord]:
     """
     records = []
     for path in RunLayout(run_dir).record_files():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_bytes().splitlines():
             if not line.strip():
                 continue
             try:
@@ -208,7 +210,7 @@ class BadRequestRecord:
         return self.status is not None and 400 <= self.status < 500
 
     def to_json(self) -> str:
-        return json.dumps({name: getattr(self, name) for name in _BAD_FIELDS}, separators=(",", ":"))
+        return orjson.dumps({name: getattr(self, name) for name in _BAD_FIELDS}).decode()
 
 
 _BAD_FIELDS = tuple(f.name for f in fields(BadRequestRecord))
@@ -220,9 +222,9 @@ def read_bad_requests(path: Path) -> list[BadRequestRecord]:
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_bytes().splitlines():
         try:
-            records.append(BadRequestRecord(**json.loads(line)))
+            records.append(BadRequestRecord(**orjson.loads(line)))
         except (ValueError, TypeError):
             continue
     return records
