@@ -30,7 +30,7 @@ from deployments.interface import Deployment, TrackedProcess
 from deployments.inventory import ProcessInventory
 from deployments.links import LinkProxy, LinkRoute
 from deployments.models import LINK_CLIENT, Component, DeploymentSpec, HttpProbe
-from deployments.ports import free_port
+from deployments.ports import free_port, listen_ports
 from deployments.probes import probe_once, wait_until
 from deployments.process import ReplicaProcess, describe_returncode, running
 from deployments.warmup import warm_up
@@ -111,8 +111,9 @@ class LaunchedDeployment(Deployment):
             self._values[backend] = BACKENDS[backend]().template_values()
 
     def _allocate_port(self) -> int:
-        """A free port for one replica or named port, never one given out already."""
-        port = free_port(self.host, self.spec.port_range, frozenset(self._ports_taken))
+        """A free port for one replica or named port, never one given out already: from the
+        file's `port_range`, else below the ephemeral range (`listen_ports`)."""
+        port = free_port(self.host, self.spec.port_range or listen_ports(), frozenset(self._ports_taken))
         self._ports_taken.add(port)
         return port
 

@@ -329,8 +329,8 @@ class DeploymentSpec(StrictModel):
     )
     port_range: tuple[int, int] | None = Field(
         None,
-        description="[low, high]: take every port from this range instead of the kernel's pick, e.g. to keep "
-        "them out of the ephemeral range where the components' own OS-assigned ports could take them",
+        description="[low, high]: take every port from this range instead of the default, a free port from 10000 "
+        "to just below the kernel's ephemeral range (where no outgoing connection can take it first)",
     )
     components: Annotated[list[Component], Field(min_length=1)]
     links: list[Link] = Field(

@@ -16,6 +16,7 @@ import yaml
 
 from deployments.launcher import LaunchedDeployment
 from deployments.models import DEPLOYMENTS_DIR, DeploymentSpec, load_deployment
+from deployments.ports import listen_ports
 from faultsuite.clock import RunClock
 from faultsuite.errors import LaunchError
 from faultsuite.events import Event, EventLog, FaultOutcome, TargetScope
@@ -276,6 +277,13 @@ def test_a_restarted_replica_listens_on_the_port_it_had(launch):
     assert deployment.replicas[0].port == port
     listening = [c.laddr.port for c in psutil.Process(ready.pid).net_connections() if c.status == psutil.CONN_LISTEN]
     assert listening == [port]
+
+
+def test_replicas_listen_below_the_ephemeral_range_where_no_outgoing_connection_takes_their_port(launch):
+    deployment = launch(CHAIN)
+    deployment.up()
+    low, high = listen_ports()
+    assert all(low <= r.port <= high for r in deployment.replicas), [r.port for r in deployment.replicas]
 
 
 def test_a_restart_comes_at_least_the_policy_delay_after_the_exit(launch):

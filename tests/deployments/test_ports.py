@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from deployments.ports import free_port
+from deployments.ports import EPHEMERAL_RANGE, free_port, listen_ports
 
 HOST = "127.0.0.1"
 RANGE_SIZE = 10
@@ -110,3 +110,18 @@ def test_a_range_with_every_port_bound_or_taken_is_an_error(held):
     with pytest.raises(OSError, match=f"^no free port on {HOST} between {low} and {high}$"):
         free_port(within=(low, high), taken=frozenset({low}))
 
+
+
+def test_listen_ports_run_from_10000_to_just_below_the_ephemeral_range():
+    low, high = listen_ports()
+    ephemeral_low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    assert (low, high) == (10000, ephemeral_low - 1)
+    assert low <= free_port(within=(low, high)) <= high
+
+
+def test_without_the_kernel_range_the_launcher_takes_the_kernel_pick(monkeypatch, tmp_path):
+    monkeypatch.setattr("deployments.ports.EPHEMERAL_RANGE", tmp_path / "absent")
+    assert listen_ports() is None
+    (tmp_path / "narrow").write_text("10500\t60999\n")
+    monkeypatch.setattr("deployments.ports.EPHEMERAL_RANGE", tmp_path / "narrow")
+    assert listen_ports() is None  # no room below it
