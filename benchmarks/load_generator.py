@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from faultsuite.records import read_records  # noqa: E402
+from faultsuite.records import RequestRecord, read_records  # noqa: E402
 
 SERVER = REPO / "benchmarks" / "sse_server.py"
 RAW_LOCUSTFILE = REPO / "benchmarks" / "locustfiles" / "raw_fasthttp.py"
@@ -194,6 +194,32 @@ def our_result(run_dir: Path) -> tuple[int, int, float]:
         raise BenchmarkError(f"ours: no request records in {run_dir}")
     span = max(r.end_time for r in records) - min(r.start_time for r in records)
     return len(records), sum(not r.ok for r in records), span
+
+
+#: How often `run_suite` calls its `sample` while the suite runs.
+SAMPLE_EVERY_S = 0.25
+
+
+def run_suite(
+    children: Children, argv: list[str], out: Path, timeout_s: float, sample: Callable[[psutil.Process], None] | None = None
+) -> list[RequestRecord]:
+    """Run the suite (`argv`, its results directory `out`) as a child, its output in
+    `out`.log, calling `sample` with its process every `SAMPLE_EVERY_S` until it ends or
+    `timeout_s` passes; its records, or BenchmarkError with the log's end when it left none."""
+    log = out.with_suffix(".log")
+    with log.open("w") as log_file:
+        process = children.start(argv, cwd=REPO, env=child_env("ours"), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
+        deadline = time.monotonic() + timeout_s
+        if sample is not None:
+            watched = psutil.Process(process.pid)
+            while process.poll() is None and time.monotonic() < deadline:
+                sample(watched)
+                time.sleep(SAMPLE_EVERY_S)
+        status = children.wait(process, max(0.0, deadline - time.monotonic()))
+    records = read_records(out) if out.is_dir() else []
+    if not records:
+        raise BenchmarkError(f"{out.name}: no records (exit status {status}): {log.read_text(errors='replace')[-2000:]}")
+    return records
 
 
 def cpu_seconds(process: subprocess.Popen) -> float:

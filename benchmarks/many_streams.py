@@ -26,7 +26,6 @@ import argparse
 import csv
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -39,13 +38,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.load_generator import CHILD_GRACE_S, OUR_LOCUSTFILE, BenchmarkError, Children, child_env, run_with_children  # noqa: E402
+from benchmarks.load_generator import CHILD_GRACE_S, OUR_LOCUSTFILE, Children, run_suite, run_with_children  # noqa: E402
 from faultsuite.events import read_events  # noqa: E402
 from faultsuite.layout import RunLayout  # noqa: E402
-from faultsuite.records import read_records  # noqa: E402
 from reports.summary import percentile  # noqa: E402
 
-SAMPLE_EVERY_S = 0.25
 FAULT_AT_S = 5.0
 
 
@@ -118,21 +115,9 @@ def hottest_processes(run_dir: Path, start_offset_s: float, end_offset_s: float)
 
 
 def run(children: Children, args, clients: int, failure: str, work: Path) -> Row:
-    out, log = work / f"{failure}-{clients}", work / f"{failure}-{clients}.log"
+    out = work / f"{failure}-{clients}"
     runner = RunnerUse()
-    with log.open("w") as log_file:
-        process = children.start(
-            suite_argv(args, clients, failure, out), cwd=REPO, env=child_env("ours"), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file
-        )
-        watched = psutil.Process(process.pid)
-        deadline = time.monotonic() + args.max_run_time + CHILD_GRACE_S
-        while process.poll() is None and time.monotonic() < deadline:
-            runner.sample(watched)
-            time.sleep(SAMPLE_EVERY_S)
-        status = children.wait(process, max(0.0, deadline - time.monotonic()))
-    records = read_records(out) if out.is_dir() else []
-    if not records:
-        raise BenchmarkError(f"{clients} clients: no records (exit status {status}): {log.read_text(errors='replace')[-2000:]}")
+    records = run_suite(children, suite_argv(args, clients, failure, out), out, args.max_run_time + CHILD_GRACE_S, runner.sample)
     if args.keep:
         os.replace(out, args.keep / out.name)
         out = args.keep / out.name

@@ -18,7 +18,6 @@ The issue's target: at 2,000 req/s, a send lag p99 under 5 ms. Numbers depend on
 """
 
 import argparse
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -28,16 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.load_generator import (  # noqa: E402
-    CHILD_GRACE_S,
-    OUR_LOCUSTFILE,
-    BenchmarkError,
-    Children,
-    child_env,
-    run_with_children,
-    start_server,
-)
-from faultsuite.records import RequestRecord, read_records  # noqa: E402
+from benchmarks.load_generator import CHILD_GRACE_S, OUR_LOCUSTFILE, Children, run_suite, run_with_children, start_server  # noqa: E402
+from faultsuite.records import RequestRecord  # noqa: E402
 from reports.summary import percentile  # noqa: E402
 
 
@@ -60,16 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def measure(children: Children, work: Path) -> None:
         _, port = start_server(children, work / "server.log")
-        out, log = work / "run", work / "suite.log"
-        with log.open("w") as log_file:
-            process = children.start(
-                suite_argv(port, args.rate, args.seconds, args.max_concurrency, out),
-                cwd=REPO, env=child_env("ours"), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-            )  # fmt: skip
-            status = children.wait(process, args.seconds + CHILD_GRACE_S)
-        records.extend(read_records(out))
-        if not records:
-            raise BenchmarkError(f"no records (exit status {status}): {log.read_text(errors='replace')[-2000:]}")
+        out = work / "run"
+        records.extend(run_suite(children, suite_argv(port, args.rate, args.seconds, args.max_concurrency, out), out, args.seconds + CHILD_GRACE_S))
 
     status = run_with_children("open_loop-", measure)
     if status:

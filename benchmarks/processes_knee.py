@@ -20,7 +20,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,12 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.load_generator import CHILD_GRACE_S, OUR_LOCUSTFILE, BenchmarkError, Children, child_env, run_with_children, start_server  # noqa: E402
-from faultsuite.records import read_records  # noqa: E402
+from benchmarks.load_generator import CHILD_GRACE_S, OUR_LOCUSTFILE, Children, run_suite, run_with_children, start_server  # noqa: E402
 from reports.summary import percentile  # noqa: E402
-
-SAMPLE_EVERY_S = 0.25
-
 
 @dataclass
 class TreeCpu:
@@ -88,21 +83,9 @@ def suite_argv(port: int, clients: int, processes: int, seconds: int, out: Path)
 
 
 def run(children: Children, port: int, clients: int, processes: int, seconds: int, work: Path) -> Row:
-    out, log = work / f"p{processes}-c{clients}", work / f"p{processes}-c{clients}.log"
+    out = work / f"p{processes}-c{clients}"
     cpu = TreeCpu()
-    with log.open("w") as log_file:
-        process = children.start(
-            suite_argv(port, clients, processes, seconds, out), cwd=REPO, env=child_env("ours"), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file
-        )
-        runner = psutil.Process(process.pid)
-        deadline = time.monotonic() + seconds + CHILD_GRACE_S
-        while process.poll() is None and time.monotonic() < deadline:
-            cpu.sample(runner)
-            time.sleep(SAMPLE_EVERY_S)
-        status = children.wait(process, max(0.0, deadline - time.monotonic()))
-    records = read_records(out) if out.is_dir() else []
-    if not records:
-        raise BenchmarkError(f"{processes} process(es), {clients} clients: no records (exit status {status}): {log.read_text(errors='replace')[-2000:]}")
+    records = run_suite(children, suite_argv(port, clients, processes, seconds, out), out, seconds + CHILD_GRACE_S, cpu.sample)
     # The middle of the load: past every client's first request, before the run's stop.
     start = statistics.median(min(r.start_time for r in records if r.client == c) for c in {r.client for r in records})
     end = max(r.end_time for r in records)
