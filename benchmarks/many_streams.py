@@ -195,11 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("\n".join(table(rows)))
     for row in rows:
-        component, cpu = max(row.hottest.items(), key=lambda item: item[1])
-        print(f"{row.clients} clients: hottest process is a {component}'s, at {cpu:.0f}% of a core; the runner at {row.runner_cpu_pct:.0f}%; the machine at {row.machine_cpu_pct:.0f}%")
+        if row.hottest:
+            component, cpu = max(row.hottest.items(), key=lambda item: item[1])
+            hottest = f"hottest process is a {component}'s, at {cpu:.0f}% of a core"
+        else:  # the load was over before processes.csv, sampled every second, had a row in it
+            hottest = "no process sampled during the load"
+        print(f"{row.clients} clients: {hottest}; the runner at {row.runner_cpu_pct:.0f}%; the machine at {row.machine_cpu_pct:.0f}%")
     for row in fault_row:
-        lags = ", ".join(f"{lag:.1f}" for lag in row.fault_lag_ms) or "no fault delivered"
-        print(f"\nfault at {row.clients} clients (decode_worker, at {FAULT_AT_S:g} s): sent {lags} ms after its schedule; {row.requests} requests, {sum(row.failed.values())} failed")
+        lags = f"sent {', '.join(f'{lag:.1f}' for lag in row.fault_lag_ms)} ms after its schedule" if row.fault_lag_ms else "no fault delivered"
+        print(f"\nfault at {row.clients} clients (decode_worker, at {FAULT_AT_S:g} s): {lags}; {row.requests} requests, {sum(row.failed.values())} failed")
     print(f"\ntotal: {time.perf_counter() - started:.0f} s")
     return 0
 
