@@ -4,12 +4,11 @@ A record is written the moment its request ends, and flushed, so a run that is i
 still leaves every request it made on disk.
 """
 
-import csv
 import errno
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Iterable, Literal
+from typing import IO, Literal
 
 import orjson
 
@@ -23,8 +22,6 @@ __all__ = [
     "RecordWriter",
     "describe_write_error",
     "read_records",
-    "REQUESTS_CSV_COLUMNS",
-    "write_requests_csv",
 ]
 
 
@@ -95,6 +92,8 @@ class RequestRecord:
         """The record of one line; ValueError or TypeError when it is not one (orjson's
         JSONDecodeError is a ValueError)."""
         data = orjson.loads(line)
+        if not isinstance(data, dict):
+            raise TypeError(f"a record is a JSON object, not {type(data).__name__}")
         data["itl_s"] = tuple(data.get("itl_s") or ())
         if data.get("error_kind") is not None:
             data["error_kind"] = FailureKind(data["error_kind"])
@@ -141,55 +140,6 @@ def read_records(run_dir: Path) -> list[RequestRecord]:
             except (ValueError, TypeError):  # JSONDecodeError is a ValueError
                 continue
     return sorted(records, key=lambda r: (r.start_time, r.client, r.seq))
-
-
-REQUESTS_CSV_COLUMNS = (
-    "client",
-    "seq",
-    "start_time",
-    "end_time",
-    "start_offset_s",
-    "latency_s",
-    "ttft_ms",
-    "mean_itl_ms",
-    "output_tokens",
-    "status",
-    "error_kind",
-    "http_status",
-    "finish_reason",
-    "error",
-    "scheduled_offset_s",
-    "migrations",
-)
-
-
-def write_requests_csv(records: Iterable[RequestRecord], path: Path) -> None:
-    """`requests.csv`: one row per request, milliseconds where the column name says so."""
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(REQUESTS_CSV_COLUMNS)
-        for r in records:
-            writer.writerow(
-                [
-                    r.client,
-                    r.seq,
-                    f"{r.start_time:.6f}",
-                    f"{r.end_time:.6f}",
-                    f"{r.start_offset_s:.6f}",
-                    f"{r.latency_s:.6f}",
-                    "" if r.ttft_s is None else f"{r.ttft_s * 1000:.3f}",
-                    "" if r.mean_itl_s is None else f"{r.mean_itl_s * 1000:.3f}",
-                    r.output_tokens,
-                    r.status,
-                    r.error_kind or "",
-                    "" if r.http_status is None else r.http_status,
-                    r.finish_reason or "",
-                    r.error or "",
-                    "" if r.scheduled_offset_s is None else f"{r.scheduled_offset_s:.6f}",
-                    "" if r.migrations is None else r.migrations,
-                ]
-            )
-
 
 
 @dataclass(frozen=True)

@@ -25,18 +25,21 @@ started, so a fault `--fault-at 5` is at 5), rounded to the millisecond. `steps`
 gauge: each value holds until the next sample, so it is drawn as steps, never as a line
 joining samples. A chart with no value at all is left out of `charts`, and the page shows a
 sentence in its place. Chart names: `timeline` (x: request start offset, series
-success / failure latency in s, one point per request, downsampled to `max_points` when given),
+success / failure latency in s, one point per request),
 `throughput` (requests succeeded / failed per second of their end offset), `failure_rate`
 (failed as a percentage of the requests that ended in each second), `tokens` (TTFT and
 mean ITL in ms per request), `watcher` (pending requests, active workers), `gpu_util` and
 `gpu_memory` (per GPU, device rows), `process_cpu` and `process_rss` (per instance, orphans of an
 instance apart as "<instance> (orphans)").
+
+The per-request charts (`timeline`, `tokens`) hold at most `max_points` requests (100,000 in a
+run's report, 5,000 in a group's): every failure while failures fit in half of that (or in
+what the successes leave), the rest at an even stride through the run.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable
 from operator import attrgetter
 from typing import Any
@@ -45,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from faultsuite.events import Event, EventKind
-from faultsuite.records import RequestRecord
+from faultsuite.record_table import RecordTable
 from reports.rundata import RunData
 from reports.summary import delivered_faults
 
@@ -53,6 +56,10 @@ __all__ = ["GROUP_TIMELINE_POINTS", "chart_bundle", "fault_label", "numeric"]
 
 #: At most this many request points per run in the group report's small timelines.
 GROUP_TIMELINE_POINTS = 5000
+
+#: At most this many request points in each per-request chart of a run's report: a million
+#: requests drawn one by one would make a report of tens of MiB that no browser pans.
+RUN_CHART_POINTS = 100_000
 
 #: The time axes count from the load's start: time 0 is when the clients started.
 TIME_LABEL = "time (s from load start)"
@@ -111,100 +118,103 @@ def _chart(kind: str, x: list, series: list[dict], x_label: str, y_label: str, *
     return {"kind": kind, "x": x, "x_label": x_label, "y_label": y_label, "series": kept, **extra}
 
 
-def _downsample(records: list[RequestRecord], max_points: int) -> list[RequestRecord]:
-    """At most `max_points` records, failures kept first (they are what a reader looks for),
-    the rest of each group taken at an even stride."""
-    if len(records) <= max_points:
-        return records
+def _downsample(indices: np.ndarray, ok: np.ndarray, max_points: int | None) -> np.ndarray:
+    """At most `max_points` of `indices` (records in start order), failures kept first (they
+    are what a reader looks for), the rest of each group taken at an even stride; in the
+    order given."""
+    if max_points is None or len(indices) <= max_points:
+        return indices
 
-    def stride(group: list[RequestRecord], budget: int) -> list[RequestRecord]:
+    def stride(group: np.ndarray, budget: int) -> np.ndarray:
         if len(group) <= budget:
             return group
-        step = len(group) / budget
-        return [group[int(i * step)] for i in range(budget)]
+        return group[(np.arange(budget) * (len(group) / budget)).astype(np.int64)]
 
-    failed = [r for r in records if not r.ok]
-    ok = [r for r in records if r.ok]
-    failed = stride(failed, max_points // 2 if len(ok) > max_points // 2 else max_points - len(ok))
-    ok = stride(ok, max_points - len(failed))
-    return sorted(failed + ok, key=attrgetter("start_offset_s"))
+    failed, good = indices[~ok[indices]], indices[ok[indices]]
+    failed = stride(failed, max_points // 2 if len(good) > max_points // 2 else max_points - len(good))
+    good = stride(good, max_points - len(failed))
+    kept = np.zeros(len(ok), dtype=bool)
+    kept[failed] = kept[good] = True
+    return indices[kept[indices]]
 
 
-def _timeline(records: list[RequestRecord], max_points: int | None, origin: float) -> dict | None:
-    ordered = sorted(records, key=attrgetter("start_offset_s"))
-    if max_points is not None:
-        ordered = _downsample(ordered, max_points)
-    x = _column([r.start_offset_s - origin for r in ordered], 3)
-    latency = _column([r.latency_s for r in ordered], 3)
-    ok = [r.status == "success" for r in ordered]
-    success = [v if good else None for good, v in zip(ok, latency)]
-    failure = [None if good else v for good, v in zip(ok, latency)]
+def _timeline(records: RecordTable, max_points: int | None, origin: float) -> dict | None:
+    # The table is in start order already.
+    shown = _downsample(np.arange(len(records)), records.ok, max_points)
+    x = _column(records.start_offset_s[shown] - origin, 3)
+    latency = records.latency_s[shown]
+    ok = records.ok[shown]
     return _chart(
         "points",
         x,
         [
-            {"label": "success", "color": SUCCESS_COLOR, "data": success},
-            {"label": "failure", "color": FAILURE_COLOR, "data": failure},
+            {"label": "success", "color": SUCCESS_COLOR, "data": _column(np.where(ok, latency, np.nan), 3)},
+            {"label": "failure", "color": FAILURE_COLOR, "data": _column(np.where(ok, np.nan, latency), 3)},
         ],
         START_LABEL,
         "latency (s)",
     )
 
 
-def _by_end_second(records: list[RequestRecord], origin: float) -> tuple[range, Counter] | None:
+def _by_end_second(records: RecordTable, origin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The whole seconds (from `origin`) from the first request's end to the last's, and how
-    many requests ended in each, by (second, ok); None when none ended."""
-    ends = [(math.floor(r.end_offset_s - origin), r.ok) for r in records if math.isfinite(r.end_offset_s)]
-    if not ends:
+    many requests succeeded and failed that ended in each; None when none ended."""
+    ends = records.end_offset_s - origin
+    finite = np.isfinite(ends)
+    if not finite.any():
         return None
-    return range(min(s for s, _ in ends), max(s for s, _ in ends) + 1), Counter(ends)
+    seconds = np.floor(ends[finite]).astype(np.int64)
+    first = int(seconds.min())
+    ok = records.ok[finite]
+    length = int(seconds.max()) - first + 1
+    succeeded = np.bincount(seconds[ok] - first, minlength=length)
+    failed = np.bincount(seconds[~ok] - first, minlength=length)
+    return np.arange(first, first + length), succeeded, failed
 
 
-def _throughput(records: list[RequestRecord], origin: float) -> dict | None:
+def _throughput(records: RecordTable, origin: float) -> dict | None:
     if (ended := _by_end_second(records, origin)) is None:
         return None
-    seconds, counts = ended
+    seconds, succeeded, failed = ended
     return _chart(
         "bars",
-        list(seconds),
+        seconds.tolist(),
         [
-            {"label": "succeeded", "color": SUCCESS_COLOR, "data": [counts.get((s, True), 0) for s in seconds]},
-            {"label": "failed", "color": FAILURE_COLOR, "data": [counts.get((s, False), 0) for s in seconds]},
+            {"label": "succeeded", "color": SUCCESS_COLOR, "data": succeeded.tolist()},
+            {"label": "failed", "color": FAILURE_COLOR, "data": failed.tolist()},
         ],
         END_LABEL,
         "requests per second",
     )
 
 
-def _failure_rate(records: list[RequestRecord], origin: float) -> dict | None:
+def _failure_rate(records: RecordTable, origin: float) -> dict | None:
     """Failed requests as a percentage of those that ended in each second (by end offset);
     no value for a second in which none ended."""
     if (ended_by_second := _by_end_second(records, origin)) is None:
         return None
-    seconds, counts = ended_by_second
-    ended = [counts.get((s, True), 0) + counts.get((s, False), 0) for s in seconds]
-    rate = [100.0 * counts.get((s, False), 0) / n if n else None for s, n in zip(seconds, ended)]
+    seconds, succeeded, failed = ended_by_second
+    ended = succeeded + failed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(ended > 0, 100.0 * failed / ended, np.nan)
     return _chart(
         "steps",
-        list(seconds),
+        seconds.tolist(),
         [{"label": "failed (%)", "color": FAILURE_COLOR, "data": _column(rate, 1)}],
         END_LABEL,
         "failed (% of requests ended)",
     )
 
 
-def _mean_ms(values: tuple[float, ...]) -> float | None:
-    return sum(values) * 1000 / len(values) if values else None
-
-
-def _tokens(records: list[RequestRecord], origin: float) -> dict | None:
-    streamed = sorted((r for r in records if r.ttft_s is not None or r.itl_s), key=attrgetter("start_offset_s"))
+def _tokens(records: RecordTable, max_points: int | None, origin: float) -> dict | None:
+    streamed = np.flatnonzero(~np.isnan(records.ttft_s) | (records.itl_count > 0))
+    shown = _downsample(streamed, records.ok, max_points)
     return _chart(
         "points",
-        _column([r.start_offset_s - origin for r in streamed], 3),
+        _column(records.start_offset_s[shown] - origin, 3),
         [
-            {"label": "TTFT (ms)", "data": _column([None if r.ttft_s is None else r.ttft_s * 1000 for r in streamed], 1)},
-            {"label": "mean ITL (ms)", "axis": "y2", "data": _column([_mean_ms(r.itl_s) for r in streamed], 2)},
+            {"label": "TTFT (ms)", "data": _column(records.ttft_s[shown] * 1000, 1)},
+            {"label": "mean ITL (ms)", "axis": "y2", "data": _column(records.mean_itl_s[shown] * 1000, 2)},
         ],
         START_LABEL,
         "TTFT (ms)",
@@ -289,8 +299,8 @@ def _process_charts(processes: pd.DataFrame) -> dict[str, dict | None]:
 
 def _span(data: RunData, charts: dict[str, dict | None], recovery: list | None, launch: list | None, origin: float) -> list[float]:
     points: list[float] = [f - origin for f in data.fault_offsets_s] + (launch or [])
-    for r in data.records:
-        points.extend((r.start_offset_s - origin, r.end_offset_s - origin))
+    if len(data.records):
+        points.extend((float(data.records.start_offset_s.min()) - origin, float(data.records.end_offset_s.max()) - origin))
     for spec in charts.values():
         if spec is not None:
             points.extend(v for v in (spec["x"][0], spec["x"][-1]) if v is not None)
@@ -338,9 +348,10 @@ def _client_outage_band(fault: float, first_failure_s: float | None, client_outa
     return [_num(fault + first_failure_s, 3), end]
 
 
-def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = True) -> dict:
+def chart_bundle(data: RunData, *, max_points: int | None = RUN_CHART_POINTS, full: bool = True) -> dict:
     """The JSON bundle of one run (see the module docstring). `full=False` gives only the
-    timeline (the group report's); `max_points` downsamples the timeline. Times count from
+    timeline (the group report's); `max_points` downsamples the per-request charts (None:
+    every request). Times count from
     the load's start (`manifest.load_started_offset_s`; from the run clock's origin when a
     run predates it)."""
     origin = data.manifest.load_started_offset_s or 0.0
@@ -356,7 +367,7 @@ def chart_bundle(data: RunData, *, max_points: int | None = None, full: bool = T
     if full:
         charts["throughput"] = _throughput(data.records, origin)
         charts["failure_rate"] = _failure_rate(data.records, origin)
-        charts["tokens"] = _tokens(data.records, origin)
+        charts["tokens"] = _tokens(data.records, max_points, origin)
         charts["watcher"] = _watcher(data, origin)
         charts.update(_gpu_charts(_shifted(data.gpu, origin)))
         charts.update(_process_charts(_shifted(data.processes, origin)))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from faultsuite.layout import RunLayout
@@ -104,7 +105,7 @@ def _identity(data: RunData) -> list[tuple[str, str]]:
     if m.started_at is not None and m.ended_at is not None:
         duration = _seconds(m.ended_at - m.started_at)
     else:
-        seen = [r.end_offset_s for r in data.records] + [e.offset_s for e in data.events]
+        seen = [e.offset_s for e in data.events] + ([float(data.records.end_offset_s.max())] if len(data.records) else [])
         duration = f"at least {_seconds(max(seen))} (no end recorded)" if seen else "unknown (no end recorded)"
     load_started = MISSING
     if m.started_at is not None and m.load_started_offset_s is not None:
@@ -223,13 +224,13 @@ def render_report(data: RunData, path: Path) -> None:
             extra_cells=[format_value(row[c]) for c in EXTRA_TABLE],
             findings=data.gpu_findings,
             charts=bundle["charts"],
-            has_records=bool(data.records),
-            has_ttft=any(r.ttft_s is not None for r in data.records),
+            has_records=bool(len(data.records)),
+            has_ttft=bool((~np.isnan(data.records.ttft_s)).any()),
             ttft_note=TTFT_NOTE,
             gpu_empty=data.gpu.empty,
             gpu_processes=_gpu_process_table(data.gpu),
             events=_event_rows(data),
-            errors=error_counts(r for r in data.records if not r.ok),
+            errors=error_counts(data.records),
             glossary=glossary(),
             data_json=script_json(bundle),
             **_page_assets(),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from faultsuite.errors import ConfigError
 from faultsuite.layout import GroupLayout, RunLayout
-from faultsuite.records import write_requests_csv
+from faultsuite.record_table import write_requests_csv
 from reports.html import render_group_report, render_report
 from reports.results import run_notes, summary_markdown, write_summary
 from reports.rundata import RunData, in_group_order, load_run

@@ -12,10 +12,11 @@ import pandas as pd
 from faultsuite.events import Event, read_events
 from faultsuite.layout import RunLayout
 from faultsuite.manifest import RunManifest, read_manifest
-from faultsuite.records import RequestRecord, read_bad_requests, read_records
+from faultsuite.record_table import RecordTable, read_record_table
+from faultsuite.records import RequestRecord, read_bad_requests
 from faultsuite.samples import WatcherSample, read_gpu_samples, read_process_samples, read_replica_samples, read_samples
 from reports.gpu_findings import GpuMemoryFinding, gpu_memory_findings
-from reports.summary import Summary, compute_summary, delivered_faults
+from reports.summary import Summary, as_table, compute_summary, delivered_faults, fault_offset
 
 __all__ = ["RunData", "in_group_order", "load_run"]
 
@@ -26,18 +27,24 @@ class RunData:
 
     `gpu` and `processes` are the rows of `gpu.csv` and `processes.csv` (columns as in
     `faultsuite.samples.GPU_COLUMNS` and `faultsuite.samples.PROCESS_COLUMNS`); empty frames with
-    those columns when the files are absent.
+    those columns when the files are absent. `records` are given as a table (its ITL pools split
+    at the fault time, as `load_run` reads it) or as records, which are tabled.
     """
 
     run_dir: Path
     manifest: RunManifest
-    records: list[RequestRecord]
+    records: RecordTable
     events: list[Event]
     samples: list[WatcherSample]
     gpu: pd.DataFrame
     processes: pd.DataFrame
     summary: Summary
     gpu_findings: list[GpuMemoryFinding]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.records, RecordTable):
+            records: Iterable[RequestRecord] = self.records
+            object.__setattr__(self, "records", as_table(records, fault_offset(self.events)))
 
     @property
     def fault_offsets_s(self) -> list[float]:
@@ -55,8 +62,8 @@ def load_run(run_dir: Path) -> RunData:
     """Read every file of `run_dir` and compute its summary."""
     layout = RunLayout(run_dir)
     manifest = read_manifest(run_dir)
-    records = read_records(run_dir)
     events = read_events(layout.events)
+    records = read_record_table(run_dir, itl_split_s=fault_offset(events))
     samples = read_samples(layout.watcher)
     gpu = read_gpu_samples(layout.gpu)
     processes = read_process_samples(layout.processes)

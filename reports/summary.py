@@ -29,7 +29,8 @@ Definitions:
 - Startup Time: as measured by the caller.
 - TTFT p50/p90 Before/After (ms): percentiles of `ttft_s` of successful records that have one.
 - ITL p50/p90 Before/After (ms): percentiles over every individual `itl_s` value of
-  successful records (not over per-request means, so long streams weigh more).
+  successful records (not over per-request means, so long streams weigh more), each value
+  taken as a float32 (`faultsuite.record_table`: seven significant digits).
 - Latency p50/p90/p99 Before/After (s): percentiles of `latency_s` of the successful records
   whose means are Latency Before / After.
 - Output Throughput (tok/s): `output_tokens` of successful records, divided by the run span
@@ -129,12 +130,12 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from itertools import chain
 
 import numpy as np
 import pandas as pd
 
 from faultsuite.events import Event, EventKind
+from faultsuite.record_table import RecordTable
 from faultsuite.records import BadRequestRecord, FailureKind, RequestRecord
 from faultsuite.samples import ReplicaSample, WatcherSample
 from faultsuite.stalls import silent_stalls
@@ -145,7 +146,9 @@ __all__ = [
     "back_at",
     "delivered_faults",
     "error_counts",
+    "as_table",
     "fault_moment",
+    "fault_offset",
     "faulted_together",
     "EXTRA_COLUMNS",
     "SUMMARY_COLUMNS",
@@ -294,17 +297,34 @@ def percentile(values: Sequence[float] | np.ndarray, q: float) -> float | None:
     return float(np.percentile(array, q)) if array.size else None
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _mean(values: Sequence[float] | np.ndarray) -> float | None:
+    array = np.asarray(values, dtype=float)
+    return float(array.mean()) if array.size else None
 
 
 def _ms(value: float | None) -> float | None:
     return None if value is None else value * 1000
 
 
+def _percentiles(values: np.ndarray, qs: tuple[float, ...], *, in_place: bool = False) -> tuple[float | None, ...]:
+    """Several percentiles of one array in one pass; `None` each for no values. `in_place`
+    lets numpy reorder `values` rather than copy them (for the ITL pools: tens of millions
+    of values whose order means nothing)."""
+    if not values.size:
+        return (None,) * len(qs)
+    return tuple(float(v) for v in np.percentile(values, qs, overwrite_input=in_place))
+
+
 def delivered_faults(events: list[Event]) -> list[Event]:
     """The fault events that reached a process, in time order."""
     return sorted((e for e in events if e.delivered_fault), key=lambda e: e.offset_s)
+
+
+def fault_offset(events: list[Event]) -> float:
+    """The fault time (see the module docstring); infinite when no fault was delivered, which
+    puts every record and sample before it."""
+    first = next(iter(delivered_faults(events)), None)
+    return math.inf if first is None else first.offset_s
 
 
 def fault_moment(event: Event) -> float:
@@ -341,53 +361,33 @@ def _recovery_time(fault: Event, events: list[Event]) -> float | None:
     return max(back) - fault.offset_s  # type: ignore[type-var]
 
 
-def error_counts(failed: Iterable[RequestRecord]) -> list[tuple[str, int]]:
+def error_counts(records: RecordTable) -> list[tuple[str, int]]:
     """(kind, count) over failed records, by count descending then kind; no kind is `unknown`."""
-    counts = Counter(r.error_kind or "unknown" for r in failed)
+    counts = Counter(kind or "unknown" for kind in records.error_kind[~records.ok].tolist())
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _error_breakdown(failed: list[RequestRecord]) -> str:
-    return "; ".join(f"{kind}={count}" for kind, count in error_counts(failed))
-
-
-def _run_span(records: list[RequestRecord]) -> float | None:
+def _run_span(records: RecordTable) -> float | None:
     """Earliest start to latest end over all records; None when there is no such span."""
-    if not records:
+    if not len(records):
         return None
-    span = max(r.end_offset_s for r in records) - min(r.start_offset_s for r in records)
+    span = float(records.end_offset_s.max() - records.start_offset_s.min())
     return span if span > 0 else None
 
 
-def _goodput(records: list[RequestRecord], sla_latency_s: float) -> float | None:
-    span = _run_span(records)
-    return None if span is None else sum(1 for r in records if r.ok and r.latency_s <= sla_latency_s) / span
-
-
-def _output_throughput(records: list[RequestRecord]) -> float | None:
-    span = _run_span(records)
-    return None if span is None else sum(r.output_tokens for r in records if r.ok) / span
-
-
-def _latency_percentiles(side: str, ok: list[RequestRecord]) -> dict[str, float | None]:
-    latencies = [r.latency_s for r in ok]
-    return {f"latency_p{q}_{side}_s": percentile(latencies, q) for q in (50, 90, 99)}
-
-
-def _client_outage(
-    fault_s: float, ok: list[RequestRecord], failed_after: list[RequestRecord]
-) -> float | None:
-    if not failed_after:
+def _client_outage(fault_s: float, records: RecordTable, failed_after: np.ndarray) -> float | None:
+    if not failed_after.any():
         return 0.0
-    last_fail_end = max(r.end_offset_s for r in failed_after)
-    starts = [r.start_offset_s for r in ok if r.start_offset_s >= last_fail_end]
-    return min(starts) - fault_s if starts else None
+    last_fail_end = records.end_offset_s[failed_after].max()
+    starts = records.start_offset_s[records.ok & (records.start_offset_s >= last_fail_end)]
+    return float(starts.min()) - fault_s if starts.size else None
 
 
-def _migration_penalty(ok: list[RequestRecord]) -> float | None:
-    moved = _mean([r.latency_s for r in ok if (r.migrations or 0) > 0])
-    stayed = _mean([r.latency_s for r in ok if not r.migrations])
-    return None if moved is None or stayed is None else moved - stayed
+def _migration_penalty(records: RecordTable) -> float | None:
+    moved = records.migrations > 0  # NaN (not said) compares false: it stayed
+    moved_mean = _mean(records.latency_s[records.ok & moved])
+    stayed_mean = _mean(records.latency_s[records.ok & ~moved])
+    return None if moved_mean is None or stayed_mean is None else moved_mean - stayed_mean
 
 
 def _outage_s(recovery_time: float | None, client_outage: float | None) -> float | None:
@@ -397,49 +397,55 @@ def _outage_s(recovery_time: float | None, client_outage: float | None) -> float
     return max(recovery_time, client_outage)
 
 
-def _arrival(record: RequestRecord) -> float:
-    return record.start_offset_s if record.scheduled_offset_s is None else record.scheduled_offset_s
-
-
-def _window_values(group: list[RequestRecord]) -> tuple[float | None, float | None, float | None, float | None]:
-    """(success rate %, latency p50 s, latency p99 s, TTFT p99 ms), failure-inclusive."""
-    if not group:
+def _window_values(records: RecordTable, window: np.ndarray) -> tuple[float | None, float | None, float | None, float | None]:
+    """(success rate %, latency p50 s, latency p99 s, TTFT p99 ms) of the records in
+    `window` (a mask), failure-inclusive."""
+    if not window.any():
         return None, None, None, None
-    latencies = [r.latency_s for r in group]
-    ttfts = [r.ttft_s if r.ttft_s is not None else r.latency_s for r in group if r.ttft_s is not None or not r.ok]
-    return (
-        100.0 * sum(r.ok for r in group) / len(group),
-        percentile(latencies, 50),
-        percentile(latencies, 99),
-        _ms(percentile(ttfts, 99)),
-    )
+    ok, latency, ttft = records.ok[window], records.latency_s[window], records.ttft_s[window]
+    has_ttft = ~np.isnan(ttft)
+    counted = np.where(has_ttft, ttft, latency)[has_ttft | ~ok]
+    p50, p99 = _percentiles(latency, (50, 99))
+    return 100.0 * float(ok.mean()), p50, p99, _ms(_percentiles(counted, (99,))[0])
 
 
-def _windows(records: list[RequestRecord], fault_s: float | None, outage_s: float | None) -> dict[str, object]:
+def _windows(records: RecordTable, fault_s: float | None, outage_s: float | None) -> dict[str, object]:
     """The window fields of the Summary (see the module docstring)."""
+    arrival = records.arrival_s
     if fault_s is None:
-        before, during, after = records, [], []
+        before = np.ones(len(records), dtype=bool)
+        during = after = ~before
     else:
         end = math.inf if outage_s is None else fault_s + outage_s
-        before = [r for r in records if _arrival(r) < fault_s]
-        during = [r for r in records if fault_s <= _arrival(r) < end]
-        after = [r for r in records if _arrival(r) >= end]
+        before = arrival < fault_s
+        during = (fault_s <= arrival) & (arrival < end)
+        after = arrival >= end
     values: dict[str, object] = {}
-    for name, group in (("pre_fault", before), ("outage", during), ("recovered", after)):
-        rate, p50, p99, ttft = _window_values(group)
+    for name, window in (("pre_fault", before), ("outage", during), ("recovered", after)):
+        rate, p50, p99, ttft = _window_values(records, window)
         values.update({f"success_rate_{name}_pct": rate, f"latency_p50_{name}_s": p50, f"latency_p99_{name}_s": p99, f"ttft_p99_{name}_ms": ttft})
-    scheduled = sorted(r.scheduled_offset_s for r in records if r.scheduled_offset_s is not None)
-    if scheduled:
-        span = scheduled[-1] - scheduled[0]
-        values["offered_rate_rps"] = len(scheduled) / span if span > 0 else None
-        values["failed_during_outage"] = None if fault_s is None else sum(not r.ok for r in during)
+    scheduled = records.scheduled_offset_s[records.open_loop]
+    if scheduled.size:
+        span = float(scheduled.max() - scheduled.min())
+        values["offered_rate_rps"] = scheduled.size / span if span > 0 else None
+        values["failed_during_outage"] = None if fault_s is None else int((~records.ok & during).sum())
     return values
+
+
+def as_table(records: RecordTable | Iterable[RequestRecord], itl_split_s: float) -> RecordTable:
+    """`records` as a table whose ITL pools split at `itl_split_s`: a list is tabled, a table
+    must already split there (ValueError otherwise: its pools cannot be split again)."""
+    if not isinstance(records, RecordTable):
+        return RecordTable.from_records(records, itl_split_s)
+    if records.itl_split_s != itl_split_s:
+        raise ValueError(f"the records' ITL pools split at {records.itl_split_s}, not at the fault time {itl_split_s}")
+    return records
 
 
 def compute_summary(
     *,
     failure: str,
-    records: list[RequestRecord],
+    records: RecordTable | Iterable[RequestRecord],
     events: list[Event],
     samples: list[WatcherSample],
     startup_time_s: float | None,
@@ -448,74 +454,81 @@ def compute_summary(
     processes: pd.DataFrame | None = None,
     replica_samples: Sequence[ReplicaSample] = (),
 ) -> Summary:
-    """The summary of one run, by the definitions in this module's docstring."""
+    """The summary of one run, by the definitions in this module's docstring. `records` is a
+    `RecordTable` whose pools split at the fault time (`fault_offset(events)`), or records."""
     fault = next(iter(delivered_faults(events)), None)
     # With no fault an infinite fault time puts everything "before"; the after groups are then
     # empty, which already yields None for every mean and percentile.
-    fault_s = math.inf if fault is None else fault.offset_s
+    fault_s = fault_offset(events)
+    table = as_table(records, fault_s)
 
-    ok = [r for r in records if r.ok]
-    failed = [r for r in records if not r.ok]
-    ok_before = [r for r in ok if r.start_offset_s < fault_s]
-    ok_after = [r for r in ok if r.start_offset_s >= fault_s]
-    failed_after = [r for r in failed if r.end_offset_s >= fault_s]
+    ok, latency = table.ok, table.latency_s
+    before = table.start_offset_s < fault_s
+    ok_before, ok_after = ok & before, ok & ~before
+    failed_after = ~ok & (table.end_offset_s >= fault_s)
     pending = [
         (s.offset_s, s.pending_requests)
         for s in samples
         if s.up and s.pending_requests is not None
     ]
-    ttft_before = [r.ttft_s for r in ok_before if r.ttft_s is not None]
-    ttft_after = [r.ttft_s for r in ok_after if r.ttft_s is not None]
-    # Millions of values in a long run: one array each, not a list sorted per percentile.
-    itl_before = np.fromiter(chain.from_iterable(r.itl_s for r in ok_before), dtype=float)
-    itl_after = np.fromiter(chain.from_iterable(r.itl_s for r in ok_after), dtype=float)
+    ttft_before = table.ttft_s[ok_before]
+    ttft_after = table.ttft_s[ok_after]
+    ttft_before, ttft_after = ttft_before[~np.isnan(ttft_before)], ttft_after[~np.isnan(ttft_after)]
+    itl_before = _percentiles(table.itl_before, (50, 90), in_place=True)
+    itl_after = _percentiles(table.itl_after, (50, 90), in_place=True)
 
     recovery_time = None if fault is None else _recovery_time(fault, events)
-    client_outage = None if fault is None else _client_outage(fault_s, ok, failed_after)
+    client_outage = None if fault is None else _client_outage(fault_s, table, failed_after)
+    span = _run_span(table)
+    send_lags = table.send_lag_s[table.open_loop]
 
-    def violations(group: list[RequestRecord]) -> int:
-        return sum(1 for r in group if r.latency_s > sla_latency_s)
+    def violations(group: np.ndarray) -> int:
+        return int((latency[group] > sla_latency_s).sum())
 
     return Summary(
         failure=failure,
         startup_time=startup_time_s,
-        success=len(ok),
-        failed=len(failed),
-        latency_before=_mean([r.latency_s for r in ok_before]),
-        latency_after=_mean([r.latency_s for r in ok_after]),
+        success=int(ok.sum()),
+        failed=int((~ok).sum()),
+        latency_before=_mean(latency[ok_before]),
+        latency_after=_mean(latency[ok_after]),
         pending_before=_mean([p for t, p in pending if t < fault_s]),
         pending_after=_mean([p for t, p in pending if t >= fault_s]),
         violations_before=violations(ok_before),
         violations_after=None if fault is None else violations(ok_after),
         recovery_time=recovery_time,
-        ttft_p50_before_ms=_ms(percentile(ttft_before, 50)),
-        ttft_p90_before_ms=_ms(percentile(ttft_before, 90)),
-        ttft_p50_after_ms=_ms(percentile(ttft_after, 50)),
-        ttft_p90_after_ms=_ms(percentile(ttft_after, 90)),
-        itl_p50_before_ms=_ms(percentile(itl_before, 50)),
-        itl_p90_before_ms=_ms(percentile(itl_before, 90)),
-        itl_p50_after_ms=_ms(percentile(itl_after, 50)),
-        itl_p90_after_ms=_ms(percentile(itl_after, 90)),
+        ttft_p50_before_ms=_ms(_percentiles(ttft_before, (50,))[0]),
+        ttft_p90_before_ms=_ms(_percentiles(ttft_before, (90,))[0]),
+        ttft_p50_after_ms=_ms(_percentiles(ttft_after, (50,))[0]),
+        ttft_p90_after_ms=_ms(_percentiles(ttft_after, (90,))[0]),
+        itl_p50_before_ms=_ms(itl_before[0]),
+        itl_p90_before_ms=_ms(itl_before[1]),
+        itl_p50_after_ms=_ms(itl_after[0]),
+        itl_p90_after_ms=_ms(itl_after[1]),
         time_to_first_failure_s=(
-            min(r.end_offset_s for r in failed_after) - fault_s if failed_after else None
+            float(table.end_offset_s[failed_after].min()) - fault_s if failed_after.any() else None
         ),
         client_outage_s=client_outage,
-        goodput_rps=_goodput(records, sla_latency_s),
-        error_breakdown=_error_breakdown(failed),
-        max_send_lag_s=max((lag for r in records if (lag := r.send_lag_s) is not None), default=None),
-        **_windows(records, None if fault is None else fault_s, _outage_s(recovery_time, client_outage)),
-        migrated_requests=sum(1 for r in records if (r.migrations or 0) > 0),
-        migration_latency_penalty_s=_migration_penalty(ok),
-        corrupt_outputs=sum(1 for r in failed if r.error_kind == FailureKind.CORRUPT_OUTPUT),
+        goodput_rps=None if span is None else int((ok & (latency <= sla_latency_s)).sum()) / span,
+        error_breakdown="; ".join(f"{kind}={count}" for kind, count in error_counts(table)),
+        max_send_lag_s=float(send_lags.max()) if send_lags.size else None,
+        **_windows(table, None if fault is None else fault_s, _outage_s(recovery_time, client_outage)),
+        migrated_requests=int((table.migrations > 0).sum()),
+        migration_latency_penalty_s=_migration_penalty(table),
+        corrupt_outputs=int((~ok & (table.error_kind == FailureKind.CORRUPT_OUTPUT.value)).sum()),
         migrations_counted=_counter_increase([s.migrations_total for s in samples if s.up and s.migrations_total is not None]),
         **_bad_request_values(bad_requests),
         **dict(zip(("max_rss_growth_mib_per_min", "max_rss_growth_of"), max_rss_growth(processes if processes is not None else pd.DataFrame(), events))),
         **_cascade(replica_samples, fault, events, _outage_s(recovery_time, client_outage)),
         **_silent_stall(replica_samples),
-        **_latency_percentiles("before", ok_before),
-        **_latency_percentiles("after", ok_after),
-        output_throughput_tok_s=_output_throughput(records),
+        **_latency_percentiles("before", latency[ok_before]),
+        **_latency_percentiles("after", latency[ok_after]),
+        output_throughput_tok_s=None if span is None else int(table.output_tokens[ok].sum()) / span,
     )
+
+
+def _latency_percentiles(side: str, latencies: np.ndarray) -> dict[str, float | None]:
+    return {f"latency_p{q}_{side}_s": value for q, value in zip((50, 90, 99), _percentiles(latencies, (50, 90, 99)))}
 
 
 def _silent_stall(samples: Sequence[ReplicaSample]) -> dict[str, Value]:

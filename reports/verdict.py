@@ -31,7 +31,7 @@ Built only from the run's data (`RunData`):
 """
 
 from faultsuite.events import Event, EventKind, FaultOutcome, TargetScope
-from faultsuite.records import RequestRecord
+from faultsuite.record_table import RecordTable
 from reports.results import GENERATOR_LAG_NOTE_S
 from reports.rundata import RunData
 from reports.summary import back_at, delivered_faults, error_counts, fault_moment, faulted_together
@@ -39,8 +39,8 @@ from reports.summary import back_at, delivered_faults, error_counts, fault_momen
 __all__ = ["verdict"]
 
 
-def _breakdown(failed: list[RequestRecord]) -> str:
-    return ", ".join(f"{kind}={count}" for kind, count in error_counts(failed))
+def _breakdown(records: RecordTable) -> str:
+    return ", ".join(f"{kind}={count}" for kind, count in error_counts(records))
 
 
 def _target(fault: Event) -> str:
@@ -76,7 +76,7 @@ def _no_fault_reason(events: list[Event]) -> str:
 def verdict(data: RunData) -> str:
     """The run's verdict in words (see the module docstring for every case)."""
     records, events = data.records, data.events
-    failed = [r for r in records if not r.ok]
+    requests, failed = len(records), int((~records.ok).sum())
     sentences: list[str] = []
     if data.manifest.error:
         sentences.append(f"The run did not start: {data.manifest.error.rstrip('.')}.")
@@ -90,24 +90,24 @@ def verdict(data: RunData) -> str:
 
     faults = delivered_faults(events)
     if not faults:
-        if data.manifest.error and not records:
+        if data.manifest.error and not requests:
             return sentences[0]
-        if not records:
+        if not requests:
             outcome = "no request was made"
         else:
-            outcome = f"{len(records) - len(failed)} of {len(records)} requests succeeded"
+            outcome = f"{requests - failed} of {requests} requests succeeded"
             if failed:
-                outcome += f" ({_breakdown(failed)} failed)"
+                outcome += f" ({_breakdown(records)} failed)"
         sentences.append(f"{_no_fault_reason(events)}; {outcome}.")
         return " ".join(sentences + _stall_sentences(events))
 
-    if not records:
-        requests = "No request was made"
+    if not requests:
+        said = "No request was made"
     elif failed:
-        requests = f"{len(failed)} of {len(records)} requests failed ({_breakdown(failed)})"
+        said = f"{failed} of {requests} requests failed ({_breakdown(records)})"
     else:
-        requests = "No request failed"
-    sentences.append("; ".join([requests, ", ".join(_recovery_clauses(faults[0], events))]) + ".")
+        said = "No request failed"
+    sentences.append("; ".join([said, ", ".join(_recovery_clauses(faults[0], events))]) + ".")
     sentences += _client_outage_sentence(data)
     moments = len({fault_moment(e) for e in faults})
     if moments > 1:

@@ -1,5 +1,5 @@
 """The benchmarks' synthetic run stays a run `python -m reports` renders, with the counts it was
-generated with, so that `benchmarks/render_100k.py` cannot silently time something else."""
+generated with, so that `benchmarks/render_at_scale.py` cannot silently time something else."""
 
 import csv
 import json

@@ -13,7 +13,7 @@ from faultsuite.events import Event
 from faultsuite.manifest import RunManifest
 from faultsuite.records import RequestRecord
 from faultsuite.samples import WatcherSample
-from reports.charts import GROUP_TIMELINE_POINTS
+from reports.charts import GROUP_TIMELINE_POINTS, RUN_CHART_POINTS, chart_bundle
 from reports.html import TTFT_NOTE, render_group_report, render_report
 from reports.rundata import RunData
 from reports.summary import SUMMARY_COLUMNS, compute_summary
@@ -347,7 +347,7 @@ def test_a_failed_launch_says_so(tmp_path):
 
 
 def test_100k_requests_keep_every_point_in_a_compact_page(tmp_path):
-    """How fast is benchmarks/render_100k.py's to measure; here, that nothing is dropped."""
+    """How fast is benchmarks/render_at_scale.py's to measure; here, that nothing is dropped."""
     records = [record(i * 0.001, 0.5 + (i % 7) * 0.123456, ok=i % 50 != 0) for i in range(100_000)]
     data = make_run(tmp_path, records=records)
     html = render(data)
@@ -355,6 +355,21 @@ def test_100k_requests_keep_every_point_in_a_compact_page(tmp_path):
     timeline = embedded(html)["charts"]["timeline"]
     assert len(timeline["x"]) == 100_000
     assert timeline["series"][0]["data"][1] == 0.623  # latency rounded to the millisecond
+
+
+def test_past_its_point_limit_a_run_report_keeps_every_failure_and_strides_the_rest(tmp_path):
+    """At a million requests the per-request charts hold RUN_CHART_POINTS; here the same rule
+    with a limit of 1,000 over 5,000 requests, 40 of them failed."""
+    records = [record(i * 0.01, 0.5, ok=i % 125 != 7) for i in range(5_000)]
+    bundle = chart_bundle(make_run(tmp_path, records=records), max_points=1_000)
+    for name in ("timeline", "tokens"):
+        chart = bundle["charts"][name]
+        assert len(chart["x"]) == 1_000 and chart["x"] == sorted(chart["x"])
+    failures = bundle["charts"]["timeline"]["series"][1]["data"]
+    assert sum(v is not None for v in failures) == 40
+    # The successes are spread over the whole run, not its first 960.
+    assert bundle["charts"]["timeline"]["x"][-1] > 49.0
+    assert RUN_CHART_POINTS == 100_000
 
 
 # --- group_report.html ---

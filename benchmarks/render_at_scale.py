@@ -1,18 +1,20 @@
-"""Benchmark: re-rendering a results directory of 100,000 requests (`python -m reports DIR`).
+"""Benchmark: re-rendering a results directory of 100,000 and of 1,000,000 requests (`python -m reports DIR`).
 
-    python benchmarks/render_100k.py [--requests 100000] [--clients 500] [--repeats 3] [--keep DIR]
+    python benchmarks/render_at_scale.py [--requests 100000,1000000] [--clients 500] [--repeats 3] [--keep DIR]
 
-Writes a synthetic `agg-dp4 × decode_worker` run (`benchmarks.synthetic_run`: 500 clients ×
-200 requests by default) and times, side by side in each repeat, two fresh interpreters:
+For each size, writes a synthetic `agg-dp4 × decode_worker` run (`benchmarks.synthetic_run`,
+spread over 500 clients) and times, side by side in each repeat, two fresh interpreters:
 
-- baseline: `python -c` that only reads the records (`faultsuite.records.read_records`): the cost
-  of parsing the data at all, imports included;
+- baseline: `python -c` that only reads the records as `RequestRecord` objects
+  (`faultsuite.records.read_records`), what the reports read before they read columns: the
+  cost of parsing the data into objects at all, imports included;
 - target: `python -m reports DIR`, the real command (requests.csv, summary.*, report.html).
 
-It prints a table of the median and minimum wall seconds of each, its largest peak RSS, the
-ratio target/baseline (medians), and the size of report.html, then PASS when the target's
-median is within `BUDGET_S` (15 s up to 100,000 requests, 20 s above), its peak RSS within
-500 MiB and the report within 10 MiB, else FAIL (exit status 1) naming what was over. Timings
+For each size it prints a table of the median and minimum wall seconds of each, its largest
+peak RSS, the ratio target/baseline (medians), and the size of report.html, then PASS when the
+target's median is within `BUDGET_S` (15 s up to 100,000 requests, 20 s above), its peak RSS
+within 500 MiB and the report within 10 MiB, else FAIL naming what was over; the exit status
+is 1 when any size failed. Timings
 depend on the machine: its CPU count and the Python version are printed with them; compare
 ratios, or numbers taken on the same machine.
 """
@@ -73,41 +75,29 @@ def check(result: Timed, what: str) -> None:
         sys.exit(2)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=100_000, help="requests in the synthetic run (default 100000)")
-    parser.add_argument("--clients", type=int, default=500, help="clients they are spread over (default 500)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each command (default 3)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--keep", type=Path, metavar="DIR", help="write the run into DIR (absent or empty) and leave it there")
-    args = parser.parse_args(argv)
-    if args.requests < 1 or args.clients < 1 or args.repeats < 1:
-        parser.error("--requests, --clients and --repeats must be at least 1")
-    clients = min(args.clients, args.requests)
-    per_client = max(1, round(args.requests / clients))
-
-    if args.keep is not None:
-        if args.keep.exists() and any(args.keep.iterdir()):
-            parser.error(f"--keep {args.keep}: not empty")
-        run_dir, scratch = args.keep.resolve(), None
+def measure(requests: int, clients: int, repeats: int, seed: int, keep: Path | None) -> list[str]:
+    """Write one synthetic run of `requests`, time both commands on it, print its table; the
+    budgets it was over (none: it passed)."""
+    clients = min(clients, requests)
+    per_client = max(1, round(requests / clients))
+    if keep is not None:
+        run_dir, scratch = keep.resolve() / f"{clients * per_client}", None
     else:
-        scratch = Path(tempfile.mkdtemp(prefix="render_100k-"))
+        scratch = Path(tempfile.mkdtemp(prefix="render_at_scale-"))
         run_dir = scratch / "agg-dp4" / "decode_worker-synthetic"
-
-    print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()} ({sys.executable})")
     try:
         started = time.perf_counter()
-        write_synthetic_run(run_dir, clients, per_client, seed=args.seed)
+        write_synthetic_run(run_dir, clients, per_client, seed=seed)
         records_mib = sum(p.stat().st_size for p in RunLayout(run_dir).record_files()) / 2**20
         print(
-            f"synthetic run: {clients} clients × {per_client} requests = {clients * per_client} records "
+            f"\nsynthetic run: {clients} clients × {per_client} requests = {clients * per_client} records "
             f"({records_mib:.1f} MiB of client_*.jsonl) in {run_dir}, written in {time.perf_counter() - started:.1f} s"
         )
 
         baseline_argv = [sys.executable, "-c", BASELINE_CODE, str(run_dir)]
         target_argv = [sys.executable, "-m", "reports", str(run_dir)]
         baseline, target = [], []
-        for repeat in range(1, args.repeats + 1):
+        for repeat in range(1, repeats + 1):
             baseline.append(timed(baseline_argv))
             check(baseline[-1], "baseline (read_records)")
             target.append(timed(target_argv))
@@ -131,19 +121,41 @@ def main(argv: list[str] | None = None) -> int:
             ("target: python -m reports DIR", target, f"{target_median / base_median:.2f}"),
         ]
         print()
-        print(f"| {'command (fresh interpreter)':<31} | median s | min s | peak RSS MiB | ratio |")
-        print(f"|{'-' * 33}|----------|-------|--------------|-------|")
+        print(f"| {'command (fresh interpreter)':<31} | requests | median s | min s | peak RSS MiB | ratio |")
+        print(f"|{'-' * 33}|---------:|---------:|------:|-------------:|------:|")
         for name, runs, ratio in rows:
             median, minimum, rss = statistics.median(t.seconds for t in runs), min(t.seconds for t in runs), max(t.peak_rss_mib for t in runs)
-            print(f"| {name:<31} | {median:>8.2f} | {minimum:>5.2f} | {rss:>12.0f} | {ratio:>5} |")
+            print(f"| {name:<31} | {clients * per_client:>8} | {median:>8.2f} | {minimum:>5.2f} | {rss:>12.0f} | {ratio:>5} |")
         print()
         print(f"report.html: {report_mib:.2f} MiB")
         budgets = f"{budget_s:.0f} s, {BUDGET_RSS_MIB:.0f} MiB, a report of {BUDGET_REPORT_MIB:.0f} MiB"
-        print(f"{'FAIL: ' + '; '.join(over) if over else 'PASS'} (budgets: {budgets}; {args.repeats} repeats)")
-        return 1 if over else 0
+        print(f"{clients * per_client} requests: {'FAIL: ' + '; '.join(over) if over else 'PASS'} (budgets: {budgets}; {repeats} repeats)")
+        return over
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", default="100000,1000000", help="sizes of the synthetic runs, comma-separated (default 100000,1000000)")
+    parser.add_argument("--clients", type=int, default=500, help="clients they are spread over (default 500)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each command (default 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="write the runs into DIR (absent or empty), one folder per size, and leave them there")
+    args = parser.parse_args(argv)
+    try:
+        sizes = [int(size) for size in args.requests.split(",")]
+    except ValueError:
+        parser.error(f"--requests {args.requests}: not a comma-separated list of whole numbers")
+    if min(sizes) < 1 or args.clients < 1 or args.repeats < 1:
+        parser.error("--requests, --clients and --repeats must be at least 1")
+    if args.keep is not None and args.keep.exists() and any(args.keep.iterdir()):
+        parser.error(f"--keep {args.keep}: not empty")
+
+    print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()} ({sys.executable})")
+    failed = [size for size in sizes if measure(size, args.clients, args.repeats, args.seed, args.keep)]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
