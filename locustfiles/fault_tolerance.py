@@ -22,7 +22,7 @@ from locustfiles.open_loop_user import OpenLoopUser
 from locustfiles.discovery import deployment_lines, failure_lines, validation_lines
 from locustfiles.distributed import drain_workers
 from locustfiles.fault_agent import registry_of
-from locustfiles.options import add_options, suite_help
+from locustfiles.options import add_options
 from locustfiles.run import FaultToleranceRun, controller_of, controllers
 from locustfiles.scenario import Scenario, in_a_trial, scenario_from_options
 from locustfiles.shape import ClientsShape
@@ -57,16 +57,16 @@ def _add_options(parser, **_kwargs) -> None:
 
 @events.init.add_listener
 def _list_or_validate(environment, **_kwargs) -> None:
-    """`--suite-help`, `--list-deployments`, `--list-failures` and `--validate` print and
-    exit, headless or not, before anything starts: 0, or 2 with one line for bad input."""
+    """`--list-deployments`, `--list-failures` and `--validate` print and exit, headless or
+    not, before anything starts: 0, or 2 with one line for bad input. (`--suite-help` does so
+    earlier, as the command line is read: `locustfiles.options`.)"""
     options = environment.parsed_options
     if options is None or isinstance(environment.runner, WorkerRunner):
         return
-    if not (options.suite_help or options.list_deployments or options.list_failures or options.validate):
+    if not (options.list_deployments or options.list_failures or options.validate):
         return
     try:
-        lines = [suite_help().rstrip("\n")] if options.suite_help else []
-        lines += deployment_lines() if options.list_deployments else []
+        lines = deployment_lines() if options.list_deployments else []
         lines += failure_lines() if options.list_failures else []
         lines += validation_lines(scenario_from_options(options)) if options.validate else []
     except ConfigError as exc:

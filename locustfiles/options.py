@@ -1,6 +1,7 @@
 """The suite's command-line options. Locust shows each in its web UI form as well."""
 
 import argparse
+import sys
 
 from chaos.models import load_catalogue
 from locustfiles.arrivals import ARRIVALS
@@ -196,9 +197,9 @@ def add_options(parser) -> None:
         help="launch, print what each failure (or the --failure given) would signal, with pids; signal nothing, send no load",
     )
     # Locust prints its --help before it loads the locustfile, so the suite's options cannot
-    # be in it: they have a help of their own.
+    # be in it (locustio/locust#2917): they have a help of their own.
     parser.add_argument(
-        "--suite-help", action="store_true", default=False, help="print the suite's own options, grouped and described, and exit"
+        "--suite-help", action=_PrintSuiteHelp, default=False, help="print the suite's own options, grouped and described, and exit"
     )
     # Locust's own --list (-l) lists user classes: these are two flags of their own.
     parser.add_argument(
@@ -271,6 +272,19 @@ class _Grouped:
     def add_argument(self, *names, **kwargs):
         dest = names[0].lstrip("-").replace("-", "_")
         return self._section[dest].add_argument(*names, **kwargs)
+
+
+class _PrintSuiteHelp(argparse.Action):
+    """`--suite-help` prints and exits as argparse's own `--help` does: while the command line
+    is read, before Locust logs its start-up lines (which it does before its `init` event)."""
+
+    def __init__(self, option_strings, dest, default=False, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(suite_help())
+        sys.stdout.flush()
+        parser.exit(0)
 
 
 def suite_help() -> str:

@@ -55,6 +55,15 @@ def test_suite_help_shows_every_option_once_in_its_section_with_its_help(tmp_pat
     assert not (tmp_path / "results").exists()
 
 
+def test_suite_help_is_printed_as_the_command_line_is_read_before_locust_starts(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--suite-help"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("usage: locust -f locustfiles/fault_tolerance.py")
+    assert "Starting" not in done.stderr, "Locust's start-up lines (its web UI's, here) come before the help"
+
+
 def test_list_deployments_names_each_shipped_one_with_its_description(tmp_path):
     done = cli(tmp_path, "--list-deployments")
     assert done.returncode == 0, done.stderr
