@@ -21,7 +21,8 @@ def describe_plan(deployment: Deployment, failures: dict[str, Failure]) -> list[
     """One line per failure heading, then one per process each firing would signal now.
 
     Targets are resolved as they would be at the fault (same selection rule and seed), against
-    the processes running at the moment of the dry run.
+    the processes running at the moment of the dry run; a role a fault agent owns (`hosts:`)
+    is named with its agent, since only that agent sees its processes.
     """
     lines = [f"Dry run on {deployment.spec.name}: nothing is signalled."]
     for name, failure in failures.items():
@@ -30,8 +31,13 @@ def describe_plan(deployment: Deployment, failures: dict[str, Failure]) -> list[
             continue
         lines.append(f"failure {name}:")
         for injection in failure.injections:
-            resolution = resolve(deployment, injection)
             when = ", ".join(f"{at:g}" for at in injection.schedule())
+            agent = deployment.agent_of(injection.target.role)
+            if agent is not None:
+                # Another host's processes: that agent resolves them, at the fault.
+                lines.append(f"  at {when} s  {injection.action}  {injection.target.describe()}: sent to fault agent {agent}, which picks its targets on its own host")
+                continue
+            resolution = resolve(deployment, injection)
             if not resolution.targets:
                 lines.append(f"  at {when} s  {injection.action}  not applicable: {resolution.not_applicable}")
                 continue

@@ -19,6 +19,7 @@ import pytest
 
 from chaos.injector import FaultScheduler
 from chaos.kinds import SignalInjection
+from chaos.plan import describe_plan
 from chaos.models import Failure, Target
 from chaos.targets import resolve
 from deployments.attached import AttachedDeployment, check_attachable, matching_processes
@@ -455,6 +456,17 @@ def test_the_runner_never_matches_an_agent_role_on_its_own_host(attach, start, t
     # The worker's process runs here too, but the file says it is gpu-node-1's to find.
     assert [(r.role, r.pid) for r in deployment.replicas] == [("router", here.pid)]
     assert there.poll() is None
+
+
+def test_a_dry_run_names_the_agent_of_a_role_on_another_host_and_resolves_the_rest_here(attach, start, token):
+    router, worker = start(f"router-{token}"), start(f"worker-{token}")
+    deployment = attach({"router": {"match": f"router-{token}"}, "worker": {"match": f"worker-{token}"}}, hosts={"gpu-node-1": ["worker"]})
+    deployment.rescan()
+    failures = {name: Failure(injections=[SignalInjection(at_s=5, target=Target(role=name))]) for name in ("worker", "router")}
+    lines = describe_plan(deployment, failures)
+    assert lines[1:3] == ["failure worker:", "  at 5 s  SIGKILL  worker: sent to fault agent gpu-node-1, which picks its targets on its own host"]
+    assert lines[3] == "failure router:" and f"pid {router.pid}" in lines[4]
+    assert "not applicable" not in "\n".join(lines) and worker.poll() is None
 
 
 def test_a_fault_on_an_agent_role_without_agents_is_not_delivered_and_says_why(attach, start, token):
