@@ -28,7 +28,7 @@ from reports.charts import GROUP_TIMELINE_POINTS, chart_bundle, numeric
 from reports.glossary import glossary, spans
 from reports.results import MISSING, format_value, heading
 from reports.rundata import RunData, in_group_order
-from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, TrialStats, error_counts
+from reports.summary import EXTRA_COLUMNS, SUMMARY_COLUMNS, TrialStats, error_counts, pending_over_time
 from reports.trials import TRIALS_COLUMNS, trials_row
 from reports.verdict import verdict
 
@@ -200,6 +200,17 @@ def _before_after(row: dict) -> list[tuple[str, list[str]]]:
     return [(side, [format_value(row[template.format(side=side)]) for _, template in BEFORE_AFTER]) for side in ("Before", "After")]
 
 
+def _pending_over_time(data: RunData) -> str | None:
+    """The sentence under the metrics chart: pending averaged over time, before and after the
+    fault; None when no sample has a value."""
+    before, after = pending_over_time(data.samples, data.events)
+    if before is None and after is None:
+        return None
+    if not data.fault_offsets_s:
+        return f"Pending requests averaged over time (each sample holding until the next): {format_value(before)}."
+    return f"Pending requests averaged over time (each sample holding until the next): {format_value(before)} before the fault, {format_value(after)} after it."
+
+
 # --- pages ---------------------------------------------------------------------------------
 
 
@@ -231,6 +242,7 @@ def render_report(data: RunData, path: Path) -> None:
             gpu_processes=_gpu_process_table(data.gpu),
             events=_event_rows(data),
             errors=error_counts(data.records),
+            pending_over_time=_pending_over_time(data),
             glossary=glossary(),
             data_json=script_json(bundle),
             **_page_assets(),

@@ -18,6 +18,10 @@ Definitions:
 - Success / Failed: records with status `success` / `failure`, over the whole run.
 - Latency Before / After: mean `latency_s` of successful records.
 - Pending Before / After: mean `pending_requests` over samples with `up` true and a value.
+  This is the reference's mean over samples; the report shows beside its chart the same
+  samples averaged over time (`pending_over_time`): each value holding until the window's next
+  sample, from the window's first sample to the fault time (before) or to its last sample
+  (after), so a burst of samples weighs only the time it covers.
 - Violations Before / After: successful records with `latency_s > sla_latency_s` (strictly).
 - Recovery Time: the instances (component, replica) faulted at the first fault time (the
   delivered fault events sharing its `scheduled_offset_s`, or its exact `offset_s` when it was
@@ -157,6 +161,7 @@ __all__ = [
     "TrialStats",
     "Value",
     "compute_summary",
+    "pending_over_time",
     "percentile",
     "trial_stats",
 ]
@@ -466,11 +471,7 @@ def compute_summary(
     before = table.start_offset_s < fault_s
     ok_before, ok_after = ok & before, ok & ~before
     failed_after = ~ok & (table.end_offset_s >= fault_s)
-    pending = [
-        (s.offset_s, s.pending_requests)
-        for s in samples
-        if s.up and s.pending_requests is not None
-    ]
+    pending = _usable_pending(samples)
     ttft_before = table.ttft_s[ok_before]
     ttft_after = table.ttft_s[ok_after]
     ttft_before, ttft_after = ttft_before[~np.isnan(ttft_before)], ttft_after[~np.isnan(ttft_after)]
@@ -529,6 +530,37 @@ def compute_summary(
 
 def _latency_percentiles(side: str, latencies: np.ndarray) -> dict[str, float | None]:
     return {f"latency_p{q}_{side}_s": value for q, value in zip((50, 90, 99), _percentiles(latencies, (50, 90, 99)))}
+
+
+def _usable_pending(samples: Iterable[WatcherSample]) -> list[tuple[float, float]]:
+    """(offset, pending) of the samples Pending Before / After count: up, with a value."""
+    return [(s.offset_s, s.pending_requests) for s in samples if s.up and s.pending_requests is not None]
+
+
+def pending_over_time(samples: Iterable[WatcherSample], events: list[Event]) -> tuple[float | None, float | None]:
+    """Pending requests before and after the fault time, averaged over time (see Pending
+    Before / After in the module docstring); None for a window without a usable sample."""
+    fault_s = fault_offset(events)
+    pending = _usable_pending(samples)
+    return (
+        _time_average([(t, p) for t, p in pending if t < fault_s], until=fault_s),
+        _time_average([(t, p) for t, p in pending if t >= fault_s], until=math.inf),
+    )
+
+
+def _time_average(readings: list[tuple[float, float]], until: float) -> float | None:
+    """The time average of a gauge's (offset, value) readings, each value holding until the
+    next and the last until `until` (infinite: the last reading ends the span). Readings that
+    span no time average as numbers."""
+    if not readings:
+        return None
+    readings = sorted(readings)
+    end = readings[-1][0] if math.isinf(until) else until
+    span = end - readings[0][0]
+    if span <= 0:
+        return _mean([v for _, v in readings])
+    ends = [t for t, _ in readings[1:]] + [end]
+    return sum(v * (stop - t) for (t, v), stop in zip(readings, ends)) / span
 
 
 def _silent_stall(samples: Sequence[ReplicaSample]) -> dict[str, Value]:

@@ -357,6 +357,17 @@ def test_100k_requests_keep_every_point_in_a_compact_page(tmp_path):
     assert timeline["series"][0]["data"][1] == 0.623  # latency rounded to the millisecond
 
 
+def test_the_metrics_chart_says_pending_averaged_over_time_before_and_after_the_fault(tmp_path):
+    # Pending climbs 0..9 in the ten seconds before the fault at 10 s, with an extra sample of
+    # 9 at 9.9 s (a mean over samples would weigh it as a whole second); then 5 after.
+    samples = [WatcherSample(T0 + t, float(t), True, float(t) if t < 10 else 5.0, 2.0) for t in range(20)]
+    samples.append(WatcherSample(T0 + 9.9, 9.9, True, 9.0, 2.0))
+    html = render(make_run(tmp_path, samples=samples))
+    assert "Pending requests averaged over time (each sample holding until the next): 4.50 before the fault, 5.00 after it." in html
+    quiet = render(make_run(tmp_path / "none", failure="none", events=[], samples=[WatcherSample(T0 + 1, 1.0, True, 2.0, 1.0)]))
+    assert "Pending requests averaged over time (each sample holding until the next): 2.00." in quiet
+
+
 def test_past_its_point_limit_a_run_report_keeps_every_failure_and_strides_the_rest(tmp_path):
     """At a million requests the per-request charts hold RUN_CHART_POINTS; here the same rule
     with a limit of 1,000 over 5,000 requests, 40 of them failed."""

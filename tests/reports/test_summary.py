@@ -9,6 +9,7 @@ from faultsuite.events import Event
 from faultsuite.records import BadRequestRecord, RequestRecord
 from faultsuite.samples import ReplicaSample, WatcherSample
 from reports.summary import (
+    pending_over_time,
     trial_stats,
     EXTRA_COLUMNS,
     SUMMARY_COLUMNS,
@@ -207,6 +208,20 @@ def test_pending_ignores_samples_taken_while_the_metrics_were_down_or_blank():
     ]
     summary = summarize(samples=samples)
     assert (summary.pending_before, summary.pending_after) == (2.0, 6.0)
+
+
+def test_pending_over_time_holds_each_sample_until_the_next_so_a_burst_weighs_only_its_time():
+    # Before the fault (at 10): 2 pending for 8 s, then a burst of four samples of 100 over its
+    # last second. After it: 4 pending for 1 s, then 40 at the last sample, which ends the span;
+    # a sample whose scrape failed counts for nothing.
+    burst = [sample(9.0 + 0.25 * i, 100.0) for i in range(4)]
+    samples = [sample(1, 2.0), *burst, sample(FAULT_AT, 4.0), sample(FAULT_AT + 0.5, 99.0, up=False), sample(FAULT_AT + 1, 40.0)]
+    events = [fault()]
+    assert summarize(samples=samples, events=events).pending_before == pytest.approx(402 / 5)  # over samples
+    before, after = pending_over_time(samples, events)
+    assert before == pytest.approx((2.0 * 8 + 100.0 * 1) / 9) and after == pytest.approx(4.0)
+    assert pending_over_time([sample(3, 7.0)], []) == (7.0, None)
+    assert pending_over_time([sample(3, None), sample(4, 1.0, up=False)], events) == (None, None)
 
 
 def test_pending_is_none_without_usable_samples():
