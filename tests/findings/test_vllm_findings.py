@@ -52,6 +52,11 @@ LOAD = [
 #: The hang's streams take the hang and the engine's catch-up on top of their own 1-2 s: once
 #: in CI the counter stood still 5.5 s past the SIGCONT, and a 10 s timeout failed all four.
 HANG_REQUEST_TIMEOUT_S = 30.0
+#: How soon after an engine kill the streams on its server fail with the engine's error: 0.09 s
+#: by hand, once 1.26 s in CI (a loaded 2-core machine, where the server noticed its engine gone
+#: later). Under a third of the request timeout: a failure within it is the engine's error
+#: reaching the client, never a client giving up.
+ENGINE_DEATH_SEEN_S = 3.0
 #: What a complete results directory holds, besides client_<i>.jsonl and the server's logs.
 RUN_FILES = {
     "run.json", "events.csv", "requests.csv", "watcher.csv", "processes.csv", "replicas.csv", "test.log.txt",
@@ -254,7 +259,7 @@ def test_behind_a_router_an_engine_kill_costs_only_the_streams_on_its_server_whi
     failed = [r for r in result.records if r["status"] == "failure"]
     assert 0 < len(failed) <= CLIENTS
     for record in failed:
-        assert "EngineCore encountered an issue" in record["error"] and end(record) - killed < 1.0, record
+        assert "EngineCore encountered an issue" in record["error"] and end(record) - killed < ENGINE_DEATH_SEEN_S, record
     (exit_event,) = events(result, "exit", component="decode_worker")
     assert exit_event["outcome"] == "exit code 0" and exit_event["replica"] == fault["replica"]
     ready = [e for e in events(result, "ready", component="decode_worker") if float(e["offset_s"]) > killed]
