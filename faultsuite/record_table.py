@@ -16,6 +16,7 @@ import csv
 import math
 from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, fields
+from functools import cached_property
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -72,14 +73,15 @@ class RecordTable:
         """True for a record with a scheduled send time (open-loop load)."""
         return ~np.isnan(self.scheduled_offset_s)
 
-    @property
+    @cached_property
     def arrival_s(self) -> np.ndarray:
         """When each request's user asked: its scheduled offset (open loop), else its start."""
         return np.where(self.open_loop, self.scheduled_offset_s, self.start_offset_s)
 
-    @property
+    @cached_property
     def end_offset_s(self) -> np.ndarray:
-        """When each request ended, as `RequestRecord.end_offset_s` defines it."""
+        """When each request ended, as `RequestRecord.end_offset_s` defines it. Computed once:
+        the summary and the charts each read it several times."""
         return self.arrival_s + self.latency_s
 
     @property
@@ -179,23 +181,26 @@ class _Growing:
 class _Builder:
     """Columns filled a batch of rows at a time."""
 
-    _FLOATS = ("start_time", "end_time", "start_offset_s", "latency_s", "ttft_s", "http_status", "scheduled_offset_s", "migrations", "mean_itl_s")
-    _INTS = ("client", "seq", "output_tokens", "itl_count")
+    #: Columns read as they are from each record's field of the same name.
+    _FLOATS = ("start_time", "end_time", "start_offset_s", "latency_s", "ttft_s", "http_status", "scheduled_offset_s", "migrations")
+    _INTS = ("client", "seq", "output_tokens")
     _TEXTS = ("finish_reason", "error_kind", "error")
+    #: Columns made from the fields: `ok` from `status`, the rest from `itl_s`.
+    _DERIVED = {"ok": np.bool_, "mean_itl_s": np.float64, "itl_count": np.int64, "itl_before": np.float32, "itl_after": np.float32}
 
     def __init__(self, itl_split_s: float):
         self.itl_split_s = itl_split_s
         self.strings: dict[str, str] = {}
         self.numbers = {name: _Growing(np.float64) for name in self._FLOATS} | {name: _Growing(np.int64) for name in self._INTS}
-        self.numbers |= {"ok": _Growing(np.bool_), "itl_before": _Growing(np.float32), "itl_after": _Growing(np.float32)}
+        self.numbers |= {name: _Growing(dtype) for name, dtype in self._DERIVED.items()}
         self.texts: dict[str, list[np.ndarray]] = {name: [] for name in self._TEXTS}
 
     def add_rows(self, rows: list) -> "_Builder":
         columns = _columns(rows)
         numbers = self.numbers
-        for name in self._FLOATS[:-1]:
+        for name in self._FLOATS:
             numbers[name].append(np.array(columns[name], dtype=np.float64))  # None becomes NaN
-        for name in self._INTS[:-1]:
+        for name in self._INTS:
             numbers[name].append(np.array(columns[name], dtype=np.int64))
         for name in self._TEXTS:
             # One string object per distinct value: a million "stop"s would be 50 MiB.

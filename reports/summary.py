@@ -464,7 +464,7 @@ def compute_summary(
     fault = next(iter(delivered_faults(events)), None)
     # With no fault an infinite fault time puts everything "before"; the after groups are then
     # empty, which already yields None for every mean and percentile.
-    fault_s = fault_offset(events)
+    fault_s = math.inf if fault is None else fault.offset_s
     table = as_table(records, fault_s)
 
     ok, latency = table.ok, table.latency_s
@@ -472,9 +472,9 @@ def compute_summary(
     ok_before, ok_after = ok & before, ok & ~before
     failed_after = ~ok & (table.end_offset_s >= fault_s)
     pending = _usable_pending(samples)
-    ttft_before = table.ttft_s[ok_before]
-    ttft_after = table.ttft_s[ok_after]
-    ttft_before, ttft_after = ttft_before[~np.isnan(ttft_before)], ttft_after[~np.isnan(ttft_after)]
+    has_ttft = ~np.isnan(table.ttft_s)
+    ttft_before = _percentiles(table.ttft_s[ok_before & has_ttft], (50, 90))
+    ttft_after = _percentiles(table.ttft_s[ok_after & has_ttft], (50, 90))
     itl_before = _percentiles(table.itl_before, (50, 90), in_place=True)
     itl_after = _percentiles(table.itl_after, (50, 90), in_place=True)
 
@@ -498,10 +498,10 @@ def compute_summary(
         violations_before=violations(ok_before),
         violations_after=None if fault is None else violations(ok_after),
         recovery_time=recovery_time,
-        ttft_p50_before_ms=_ms(_percentiles(ttft_before, (50,))[0]),
-        ttft_p90_before_ms=_ms(_percentiles(ttft_before, (90,))[0]),
-        ttft_p50_after_ms=_ms(_percentiles(ttft_after, (50,))[0]),
-        ttft_p90_after_ms=_ms(_percentiles(ttft_after, (90,))[0]),
+        ttft_p50_before_ms=_ms(ttft_before[0]),
+        ttft_p90_before_ms=_ms(ttft_before[1]),
+        ttft_p50_after_ms=_ms(ttft_after[0]),
+        ttft_p90_after_ms=_ms(ttft_after[1]),
         itl_p50_before_ms=_ms(itl_before[0]),
         itl_p90_before_ms=_ms(itl_before[1]),
         itl_p50_after_ms=_ms(itl_after[0]),
