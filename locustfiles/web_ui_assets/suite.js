@@ -9,7 +9,8 @@
  * one mark per event at its time (s from the run's start), faults in red with their
  * instance, recoveries (ready, resume, heal) in green, exits in amber, restarts and launches
  * in blue, the run's time so far as a grey bar. The marks carry data-what and data-time for
- * whoever checks them.
+ * whoever checks them. A Start refused after a run has Locust fetch the table again, so that
+ * the tab shows the refusal, not the run before it.
  */
 (function () {
   "use strict";
@@ -206,6 +207,54 @@
       .then(markCharts, function () {});
   }
   window.setInterval(pollFaults, 2000);
+
+  // Locust's UI fetches /stats/requests, where the Chaos tab's rows come from, only while a
+  // run is on. A Start refused after a run would leave that run's summary in the tab as if it
+  // were the latest news. So when a Start is refused, Locust's own data layer (Redux Toolkit
+  // Query, reducer path "api") is told that its stats are stale, and fetches them once more.
+  // Its store is found through React's fiber, in the props of React-Redux's Provider; where
+  // there is none (another Locust version), the tab stays as it was.
+  function refetchStats() {
+    var el = document.querySelector("#root > *");
+    var key = el && Object.keys(el).find(function (k) {
+      return k.indexOf("__reactFiber$") === 0;
+    });
+    for (var fiber = key ? el[key] : null; fiber; fiber = fiber.return) {
+      var store = fiber.memoizedProps && fiber.memoizedProps.store;
+      if (store && typeof store.dispatch === "function") {
+        store.dispatch({ type: "api/invalidateTags", payload: ["stats"] });
+        return;
+      }
+    }
+  }
+
+  // A POST to Locust's /swarm: a Start. Never throws, since every fetch of the page passes here.
+  function isStart(input, init) {
+    try {
+      var method = (init && init.method) || (input instanceof Request ? input.method : "GET");
+      var url = input instanceof Request ? input.url : String(input);
+      return method.toUpperCase() === "POST" && /\/swarm$/.test(new URL(url, window.location.href).pathname);
+    } catch (error) {
+      return false;
+    }
+  }
+
+  var pageFetch = window.fetch;
+  window.fetch = function (input, init) {
+    var answer = pageFetch.apply(this, arguments);
+    if (isStart(input, init)) {
+      answer
+        .then(function (response) {
+          return response.clone().json();
+        })
+        .then(function (body) {
+          if (body && body.success === false) {
+            refetchStats();
+          }
+        }, function () {});
+    }
+    return answer;
+  };
 
   var pending = false;
   new MutationObserver(function () {

@@ -17,7 +17,7 @@ from tests.e2e.harness import start_from_the_form, web_ui_running
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 TITLES = [title for _, title in COLUMNS]
-WHAT, INSTANCE, PID, STATE = (TITLES.index(t) for t in ("What", "Instance", "PID", "State"))
+WHAT, INSTANCE, PID, STATE, DETAIL = (TITLES.index(t) for t in ("What", "Instance", "PID", "State", "Detail"))
 
 # The rows of the table whose header is the Chaos table's, as lists of cell texts.
 CHAOS_ROWS_JS = """
@@ -75,6 +75,14 @@ CHART_FAULTS_JS = """
   }
   return null;
 })
+"""
+
+# The Chaos table's rows once they are only a refused Start's row, else null.
+REFUSED_JS = f"""
+(titles) => {{
+  const rows = ({CHAOS_ROWS_JS})(titles) || [];
+  return rows.length === 1 && rows[0][{STATE}] === 'refused' ? rows : null;
+}}
 """
 
 UI_TIMEOUT_S = 30
@@ -194,4 +202,17 @@ def test_a_run_from_the_web_ui_shows_its_chaos_and_links_its_report(locust_ui, t
         assert report.title() == "agg-dp4 × decode_worker"
         assert report.locator("h1").inner_text() == "agg-dp4 × decode_worker"
         assert console_errors == [] and page_errors == [], (console_errors, page_errors)
+        report.close()
+
+        # A refused Start after the run: said in the form, and in the Chaos tab, where it
+        # replaces the run's summary, which is no longer the latest news.
+        page.get_by_role("button", name="New", exact=True).click()
+        page.locator("input[name=faultAt]").fill("soon")
+        page.get_by_role("button", name="Start", exact=True).click()
+        page.get_by_role("alert").filter(has_text="--fault-at").wait_for()
+        page.keyboard.press("Escape")
+        page.get_by_role("tab", name="Chaos").click()
+        (refused,) = page.wait_for_function(REFUSED_JS, arg=TITLES, timeout=10_000).json_value()
+        page.screenshot(path=str(tmp_path / "refused-after-a-run.png"), full_page=True)
+        assert (refused[WHAT], refused[DETAIL]) == ("run", "--fault-at: expected a number, got 'soon'"), refused
         context.close()
