@@ -46,8 +46,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.vllm, pytest.mark.t
 DEPLOYMENT = "vllm-cpu"
 CLIENTS = 4
 REQUEST_TIMEOUT_S = 10.0
+FAULT_AT_S = 3
 LOAD = [
-    "--clients", str(CLIENTS), "--requests-per-client", "100000", "--max-tokens", "256", "--fault-at", "3",
+    "--clients", str(CLIENTS), "--requests-per-client", "100000", "--max-tokens", "256", "--fault-at", str(FAULT_AT_S),
 ]  # fmt: skip
 #: The hang's streams take the hang and the engine's catch-up on top of their own 1-2 s: once
 #: in CI the counter stood still 5.5 s past the SIGCONT, and a 10 s timeout failed all four.
@@ -242,7 +243,7 @@ def test_a_sigterm_to_the_server_alone_without_a_shutdown_timeout_completes_none
 def test_a_sigterm_to_the_whole_group_fails_the_streams_in_flight_despite_the_shutdown_timeout(vllm, tmp_path_factory):
     # Long enough for streams that hang from the signal to reach their timeout: a request
     # still in flight when the run ends is not recorded, which once left nothing to check.
-    result = vllm_run(tmp_path_factory, "decode_worker_sigterm", 3 + REQUEST_TIMEOUT_S + 3)
+    result = vllm_run(tmp_path_factory, "decode_worker_sigterm", FAULT_AT_S + REQUEST_TIMEOUT_S + 3)
     _, signalled = the_fault(result)
     cut = cut_by(result, signalled, LAST_TOKENS_S)
     assert cut
