@@ -147,14 +147,20 @@
     drawTimeline(box, rows);
   }
 
+  // The React fiber of an element React rendered: where Locust keeps what it shows no
+  // handle to. Null for any other element.
+  function fiberOf(el) {
+    var key = el && Object.keys(el).find(function (k) {
+      return k.indexOf("__reactFiber$") === 0;
+    });
+    return key ? el[key] : null;
+  }
+
   // Locust's charts are ECharts instances held in its React components' state, with no
   // handle outside them: each is found from its element through React's fiber (the chart's
   // div, then the component above it). Null where there is none (another Locust version).
   function chartOf(div) {
-    var key = Object.keys(div).find(function (k) {
-      return k.indexOf("__reactFiber$") === 0;
-    });
-    for (var fiber = key ? div[key] : null, depth = 0; fiber && depth < 6; fiber = fiber.return, depth++) {
+    for (var fiber = fiberOf(div), depth = 0; fiber && depth < 6; fiber = fiber.return, depth++) {
       for (var hook = fiber.memoizedState, n = 0; hook && n < 40; hook = hook.next, n++) {
         var value = hook.memoizedState;
         if (value && typeof value.setOption === "function" && typeof value.getOption === "function") {
@@ -215,11 +221,7 @@
   // Its store is found through React's fiber, in the props of React-Redux's Provider; where
   // there is none (another Locust version), the tab stays as it was.
   function refetchStats() {
-    var el = document.querySelector("#root > *");
-    var key = el && Object.keys(el).find(function (k) {
-      return k.indexOf("__reactFiber$") === 0;
-    });
-    for (var fiber = key ? el[key] : null; fiber; fiber = fiber.return) {
+    for (var fiber = fiberOf(document.querySelector("#root > *")); fiber; fiber = fiber.return) {
       var store = fiber.memoizedProps && fiber.memoizedProps.store;
       if (store && typeof store.dispatch === "function") {
         store.dispatch({ type: "api/invalidateTags", payload: ["stats"] });
